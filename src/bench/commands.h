@@ -1,0 +1,14 @@
+// Benchmark subcommands of the framecast executable (see README "Benchmarks").
+//
+//   framecast bench allreduce   nccl-tests-style table: raw Communicator::AllReduce vs GradientSync
+//   framecast bench step        ms/step of the data-parallel demo workload (the DDP peer compare)
+//
+// Each returns the process exit code; errors are printed as one line.
+#pragma once
+
+namespace fc::bench {
+
+int AllReduceCommand(int argc, char** argv, int first);
+int StepCommand(int argc, char** argv, int first);
+
+}  // namespace fc::bench

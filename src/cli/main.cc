@@ -1,0 +1,61 @@
+// framecast: the single executable. Subcommands dispatch to their libraries; nothing else here.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "bench/commands.h"
+#include "train/commands.h"
+
+namespace {
+
+const char* kUsage =
+    "framecast " FRAMECAST_VERSION " - data-parallel training of generative video models\n"
+    "\n"
+    "usage: framecast <command> [flags]        (launch ranks with mpirun or srun)\n"
+    "\n"
+    "commands:\n"
+    "  train              train the embedded default workload data-parallel and print per-step loss\n"
+    "  bench allreduce    all-reduce bandwidth table: raw backend vs GradientSync (nccl-tests layout)\n"
+    "  bench step         ms/step of the data-parallel demo step (peer: PyTorch DDP)\n"
+    "  version            print the version\n"
+    "  help               this text; `framecast <command> --help` lists a command's flags\n";
+
+bool WantsHelp(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("framecast %s\n", FRAMECAST_VERSION);
+    return 0;
+  }
+  if (cmd == "train") {
+    if (WantsHelp(argc, argv, 2)) {
+      std::printf("usage: framecast train [--steps N] [--batch B] [--accumulation K] [--backend auto|mpi|nccl] [--device cpu|cuda] [--threads T]\n");
+      return 0;
+    }
+    return fc::train::TrainCommand(argc, argv, 2);
+  }
+  if (cmd == "bench" && argc >= 3) {
+    const std::string sub = argv[2];
+    if (WantsHelp(argc, argv, 3)) {
+      std::printf("usage: mpirun -np N framecast bench %s [flags]; see README \"Benchmarks\"\n", sub.c_str());
+      return 0;
+    }
+    if (sub == "allreduce") return fc::bench::AllReduceCommand(argc, argv, 3);
+    if (sub == "step") return fc::bench::StepCommand(argc, argv, 3);
+  }
+  std::fprintf(stderr, "framecast: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+  return 2;
+}
