@@ -141,7 +141,9 @@ at::Tensor SyncBatchNormImpl::forward(const at::Tensor& input) {
   // Canonical layout [N, K, S] (a view for contiguous inputs).
   const int64_t N = input.size(0);
   const int64_t K = T > 0 ? T * C : C;
-  at::Tensor x = input.reshape({N, K, -1});
+  int64_t S = 1;  // explicit: a -1 is ambiguous for an empty local batch
+  for (int64_t d = cdim + 1; d < input.dim(); ++d) S *= input.size(d);
+  at::Tensor x = input.reshape({N, K, S});
   at::Tensor w, b;
   if (options.affine()) {
     w = T > 0 ? weight.repeat({T}) : weight;
@@ -167,7 +169,11 @@ at::Tensor SyncBatchNormImpl::forward(const at::Tensor& input) {
 
 int AttachSyncBatchNorm(torch::nn::Module& module, Communicator* comm) {
   int n = 0;
-  for (const auto& m : module.modules(/*include_self=*/true)) {
+  if (auto* self = module.as<SyncBatchNormImpl>()) {
+    self->set_communicator(comm);
+    ++n;
+  }
+  for (const auto& m : module.modules(/*include_self=*/false)) {
     if (auto* bn = m->as<SyncBatchNormImpl>()) {
       bn->set_communicator(comm);
       ++n;

@@ -56,7 +56,7 @@ Result<std::unique_ptr<DemoTrainer>> DemoTrainer::Create(dist::Communicator* com
   }
   torch::manual_seed(o.seed);  // same init everywhere; GradientSync broadcasts rank 0's anyway
   std::unique_ptr<DemoTrainer> t(new DemoTrainer(comm, o));
-  t->net_->to(o.device);
+  t->net_->to(o.device, o.dtype);
   if (comm != nullptr) {
     dist::AttachSyncBatchNorm(*t->net_, comm);
     FC_ASSIGN_OR_RETURN(t->sync_, dist::GradientSync::Create(*t->net_, comm, o.sync, "demo"));
@@ -74,8 +74,8 @@ std::vector<DemoBatch> DemoTrainer::Batches(int64_t step) const {
   for (int64_t micro = 0; micro < k; ++micro) {
     const int64_t first = (step * k + micro) * b * world + rank * b;
     DemoBatch batch = MakeDemoBatch(options_.seed, first, b, options_.image_size);
-    batch.frames = batch.frames.to(options_.device);
-    batch.targets = batch.targets.to(options_.device);
+    batch.frames = batch.frames.to(options_.device, options_.dtype);
+    batch.targets = batch.targets.to(options_.device, options_.dtype);
     out.push_back(std::move(batch));
   }
   return out;
@@ -90,7 +90,7 @@ Result<double> DemoTrainer::StepOn(const std::vector<DemoBatch>& micro_batches) 
   } else {
     optimizer_->zero_grad();
   }
-  at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(options_.device));
+  at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(options_.device).dtype(options_.dtype));
   for (int64_t micro = 0; micro < k; ++micro) {
     std::optional<dist::GradientSync::NoSyncGuard> no_sync;
     if (sync_ && micro + 1 < k) no_sync.emplace(sync_.get());

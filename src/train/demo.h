@@ -48,6 +48,7 @@ struct DemoOptions {
   double momentum = 0.9;
   uint64_t seed = 1234;
   at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;  // parameters, buffers and frames
   dist::GradientSyncOptions sync;
 };
 

@@ -14,7 +14,7 @@ namespace fc::train {
 
 int TrainCommand(int argc, char** argv, int first) {
   Flags flags("framecast train");
-  flags.Add("steps", "30", "optimizer steps");
+  flags.Add("steps", "100", "optimizer steps");
   flags.Add("batch", "16", "samples per rank per micro-batch");
   flags.Add("accumulation", "1", "micro-batches per step");
   flags.Add("lr", "0.05", "SGD learning rate (momentum 0.9)");

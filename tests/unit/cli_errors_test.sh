@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Bad flags get a one-line error naming the flag and a non-zero exit, before any MPI start-up.
+set -u
+fc="$1"; fail=0
+check() {  # expected-substring command...
+  local want="$1"; shift
+  out="$("$@" 2>&1)"; rc=$?
+  if [ "$rc" -eq 0 ] || ! grep -qF -- "$want" <<<"$out"; then
+    echo "FAIL: '$*' -> rc=$rc, output: $out"; fail=1
+  else
+    echo "ok: $* -> $(head -n1 <<<"$out")"
+  fi
+}
+check "unknown flag --stepz" "$fc" train --stepz 3
+check "--steps expects an integer" "$fc" train --steps three
+check "unknown backend 'gloo'" "$fc" train --backend gloo
+check "unknown command 'trian'" "$fc" trian
+check "--dtype: unknown type 'int4'" "$fc" bench allreduce --dtype int4
+check "--max-bytes expects a size" "$fc" bench allreduce --max-bytes 12Q
+"$fc" --help | grep -q "bench allreduce" || { echo "FAIL: --help lacks subcommands"; fail=1; }
+exit $fail

@@ -1,0 +1,129 @@
+// GradientSync on in-process ranks: equivalence with single-process training, accumulation,
+// unused parameters, parameter mismatch, bucket layout.
+#include <gtest/gtest.h>
+#include <torch/nn/modules/linear.h>
+
+#include "common/checks.h"
+#include "common/ranks.h"
+#include "dist/gradient_sync.h"
+
+namespace fc::testing {
+namespace {
+
+TEST(GradientSync, TrainingMatchesSingleProcess) {
+  for (int ranks : {2, 3}) {
+    RunRanks(ranks, [](int, dist::Communicator* c) {
+      CheckTrainingMatchesSingleProcess(c, /*steps=*/6, /*b=*/4, /*accumulation=*/1, 1e-5);
+    });
+  }
+}
+
+TEST(GradientSync, NoSyncAccumulationMatchesLargerBatch) {
+  RunRanks(2, [](int, dist::Communicator* c) {
+    CheckTrainingMatchesSingleProcess(c, /*steps=*/4, /*b=*/3, /*accumulation=*/3, 1e-5);
+  });
+}
+
+struct TwoHeads : torch::nn::Module {
+  TwoHeads() {
+    a = register_module("a", torch::nn::Linear(4, 3));
+    b = register_module("b", torch::nn::Linear(4, 3));
+  }
+  torch::nn::Linear a{nullptr}, b{nullptr};
+};
+
+TEST(GradientSync, UnusedParameterGetsZerosAndNoHang) {
+  RunRanks(3, [](int rank, dist::Communicator* c) {
+    torch::manual_seed(1);
+    auto m = std::make_shared<TwoHeads>();
+    dist::GradientSyncOptions o;
+    o.first_bucket_bytes = 16;  // several buckets, so an unused one sits between used ones
+    o.bucket_bytes = 16;
+    auto sync = dist::GradientSync::Create(*m, c, o, "two-heads");
+    ASSERT_TRUE(sync.ok()) << sync.status().ToString();
+    sync.value()->ZeroGrad();
+    at::Tensor x = at::ones({2, 4});
+    // Rank 0 uses both heads, the others only head a; nobody uses b on ranks 1, 2.
+    at::Tensor loss = m->a(x).sum();
+    if (rank == 0) loss = loss + m->b(x).sum();
+    loss.backward();
+    ASSERT_TRUE(sync.value()->Finish().ok());
+    // b's gradient: rank 0 contributes 2 per weight row element (sum over batch of x=1), others 0.
+    EXPECT_TRUE(at::allclose(m->b->weight.grad(), at::full({3, 4}, 2.0 / 3)));
+    EXPECT_TRUE(at::allclose(m->a->weight.grad(), at::full({3, 4}, 2.0)));
+  });
+}
+
+TEST(GradientSync, RankWithNoGradientAtAllStillSynchronises) {
+  RunRanks(2, [](int rank, dist::Communicator* c) {
+    auto m = std::make_shared<TwoHeads>();
+    auto sync = dist::GradientSync::Create(*m, c, {}, "two-heads");
+    ASSERT_TRUE(sync.ok());
+    sync.value()->ZeroGrad();
+    if (rank == 0) m->a(at::ones({1, 4})).sum().backward();
+    ASSERT_TRUE(sync.value()->Finish().ok());  // rank 1 synchronises zeros here
+    EXPECT_TRUE(at::allclose(m->a->bias.grad(), at::full({3}, 0.5)));
+  });
+}
+
+TEST(GradientSync, ParameterMismatchNamesRanksAndParameter) {
+  RunRanks(2, [](int rank, dist::Communicator* c) {
+    torch::nn::Linear lin(4, rank == 0 ? 3 : 5);
+    auto sync = dist::GradientSync::Create(*lin, c, {}, "g");
+    ASSERT_FALSE(sync.ok());
+    const std::string& m = sync.status().message();
+    EXPECT_NE(m.find("on rank 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("weight"), std::string::npos) << m;
+    EXPECT_NE(m.find("[5, 4]"), std::string::npos) << m;
+    EXPECT_NE(m.find("[3, 4]"), std::string::npos) << m;
+  });
+}
+
+TEST(GradientSync, InitialStateBroadcastFromRankZero) {
+  RunRanks(3, [](int rank, dist::Communicator* c) {
+    torch::nn::Linear lin(4, 3);
+    {
+      torch::NoGradGuard ng;
+      lin->weight.fill_(rank + 1.0);
+    }
+    auto sync = dist::GradientSync::Create(*lin, c, {}, "g");
+    ASSERT_TRUE(sync.ok());
+    EXPECT_TRUE(at::equal(lin->weight, at::ones({3, 4})));
+  });
+}
+
+TEST(GradientSync, BucketsFollowCapsInReverseOrder) {
+  RunRanks(1, [](int, dist::Communicator* c) {
+    torch::nn::Sequential seq(torch::nn::Linear(256, 256), torch::nn::Linear(256, 256),
+                              torch::nn::Linear(256, 256));
+    dist::GradientSyncOptions o;
+    o.first_bucket_bytes = 256 * 256 * 4;       // exactly the last weight
+    o.bucket_bytes = 2 * 256 * 256 * 4 + 4096;  // two weights and their biases
+    auto sync = dist::GradientSync::Create(*seq, c, o, "seq");
+    ASSERT_TRUE(sync.ok());
+    // Reverse registration order: bias2 opens bucket 0, weight2 would overflow its 256 KiB cap;
+    // bucket 1 takes weight2, bias1, weight1, bias0 (526336 B <= cap); weight0 opens bucket 2.
+    ASSERT_EQ(sync.value()->num_buckets(), 3);
+    EXPECT_EQ(sync.value()->bucket_bytes(0), 256 * 4);
+    EXPECT_EQ(sync.value()->bucket_bytes(1), (2 * 256 * 256 + 2 * 256) * 4);
+    EXPECT_EQ(sync.value()->bucket_bytes(2), 256 * 256 * 4);
+    EXPECT_EQ(sync.value()->total_bytes(), 3 * (256 * 256 + 256) * 4);
+  });
+}
+
+TEST(GradientSync, GradientsAreBucketViewsAfterZeroGrad) {
+  RunRanks(2, [](int, dist::Communicator* c) {
+    torch::nn::Linear lin(4, 3);
+    auto sync = dist::GradientSync::Create(*lin, c, {}, "g");
+    ASSERT_TRUE(sync.ok());
+    at::Tensor g0 = lin->weight.grad();
+    lin(at::ones({2, 4})).sum().backward();
+    ASSERT_TRUE(sync.value()->Finish().ok());
+    EXPECT_TRUE(lin->weight.grad().is_same(g0));  // accumulated straight into the bucket
+    sync.value()->ZeroGrad();
+    EXPECT_EQ(lin->weight.grad().abs().sum().item<double>(), 0.0);
+  });
+}
+
+}  // namespace
+}  // namespace fc::testing
