@@ -26,6 +26,7 @@ int StepCommand(int argc, char** argv, int first) {
   flags.Add("warmup", "5", "untimed steps");
   flags.Add("threads", "1", "intra-op threads per rank");
   flags.Add("backend", "auto", "auto | mpi | nccl");
+  flags.Add("sync-bn", "1", "1: cross-rank batch norm; 0: local batch norm (PyTorch has no CPU SyncBatchNorm peer)");
   Status st = flags.Parse(argc, argv, first);
   auto fail = [](const Status& s) {
     LogError(s.ToString());
@@ -38,7 +39,8 @@ int StepCommand(int argc, char** argv, int first) {
   auto batch = flags.Int("batch"), width = flags.Int("width"), image = flags.Int("image");
   auto steps = flags.Int("steps"), warmup = flags.Int("warmup"), threads = flags.Int("threads");
   auto backend = dist::ParseBackend(flags.Str("backend"));
-  for (const Status& s : {batch.status(), width.status(), image.status(), steps.status(),
+  auto sync_bn = flags.Int("sync-bn");
+  for (const Status& s : {sync_bn.status(), batch.status(), width.status(), image.status(), steps.status(),
                           warmup.status(), threads.status(), backend.status()}) {
     if (!s.ok()) return fail(s);
   }
@@ -56,6 +58,7 @@ int StepCommand(int argc, char** argv, int first) {
   o.image_size = image.value();
   auto trainer = train::DemoTrainer::Create(comm.value().get(), o);
   if (!trainer.ok()) return fail(trainer.status());
+  if (sync_bn.value() == 0) dist::AttachSyncBatchNorm(*trainer.value()->net(), nullptr);
   auto batches = trainer.value()->Batches(0);
   std::vector<double> ms;
   for (int64_t i = 0; i < warmup.value() + steps.value(); ++i) {
@@ -73,11 +76,11 @@ int StepCommand(int argc, char** argv, int first) {
   for (double m : ms) mean += m;
   mean /= ms.size();
   if (w.rank() == 0) {
-    std::printf("framecast: ranks %d, batch/rank %lld, image %lld, width %lld, threads %lld, backend %s: "
+    std::printf("framecast: ranks %d, batch/rank %lld, image %lld, width %lld, threads %lld, backend %s, %s batch norm: "
                 "%.2f ms/step mean, %.2f median (slowest rank, %zu steps after %lld warm-up)\n",
                 w.size(), static_cast<long long>(batch.value()), static_cast<long long>(image.value()),
                 static_cast<long long>(width.value()), static_cast<long long>(threads.value()),
-                dist::BackendName(comm.value()->backend()), mean, ms[ms.size() / 2], ms.size(),
+                dist::BackendName(comm.value()->backend()), sync_bn.value() ? "sync" : "local", mean, ms[ms.size() / 2], ms.size(),
                 static_cast<long long>(warmup.value()));
     std::printf("RESULT framecast_ms_per_step=%.4f\n", ms[ms.size() / 2]);
   }

@@ -5,6 +5,7 @@
 
 #include "bench/commands.h"
 #include "train/commands.h"
+#include "util/allocator.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ bool WantsHelp(int argc, char** argv, int first) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fc::TuneHostAllocator();  // before anything allocates
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, stdout);

@@ -36,8 +36,9 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     // Local statistics per group: count, mean, M2 (sum of squared deviations).
     at::Tensor mean_l, m2_l;
     if (n_local > 0) {
-      mean_l = xf.mean(kNS);
-      m2_l = (xf - mean_l.view({1, K, 1})).square().sum(kNS);
+      auto [var_l, m] = at::var_mean(xf, kNS, /*correction=*/0);  // one pass
+      mean_l = m;
+      m2_l = var_l * static_cast<double>(n_local);
     } else {
       mean_l = at::zeros({K}, xf.options());
       m2_l = at::zeros({K}, xf.options());
@@ -68,9 +69,11 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
       running_var.mul_(1 - momentum).add_(unbiased.to(running_var.scalar_type()), momentum);
     }
     at::Tensor mean = mean_d.to(acc), invstd = invstd_d.to(acc);
-    at::Tensor y = (xf - mean.view({1, K, 1})) * invstd.view({1, K, 1});
-    if (weight.defined()) y = y * weight.to(acc).view({1, K, 1});
-    if (bias.defined()) y = y + bias.to(acc).view({1, K, 1});
+    // y = x * scale + shift with scale = invstd * w, shift = b - mean * scale (one fused pass).
+    at::Tensor scale = weight.defined() ? invstd * weight.to(acc) : invstd;
+    at::Tensor shift = -mean * scale;
+    if (bias.defined()) shift = shift + bias.to(acc);
+    at::Tensor y = at::addcmul(shift.view({1, K, 1}), xf, scale.view({1, K, 1}));
     ctx->save_for_backward({x, weight, mean, invstd, n.to(acc)});
     ctx->saved_data["comm"] = reinterpret_cast<int64_t>(comm);
     ctx->saved_data["has_bias"] = bias.defined();
@@ -150,7 +153,16 @@ at::Tensor SyncBatchNormImpl::forward(const at::Tensor& input) {
     b = T > 0 ? bias.repeat({T}) : bias;
   }
   at::Tensor y;
-  if (is_training() || !options.track_running_stats()) {
+  if (comm_ == nullptr) {
+    // No communicator attached: exactly LibTorch's batch norm (its fused native kernels).
+    const bool use_batch_stats = is_training() || !options.track_running_stats();
+    if (is_training() && options.track_running_stats()) {
+      torch::NoGradGuard ng;
+      num_batches_tracked.add_(1);
+    }
+    y = at::batch_norm(x, w, b, running_mean, running_var, use_batch_stats, options.momentum(),
+                       options.eps(), /*cudnn_enabled=*/true);
+  } else if (is_training() || !options.track_running_stats()) {
     if (is_training() && options.track_running_stats()) {
       torch::NoGradGuard ng;
       num_batches_tracked.add_(1);

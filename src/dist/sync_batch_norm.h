@@ -15,7 +15,9 @@
 // parameter gradient, which equals single-process batch norm on the concatenated batch.
 // Eval mode uses the running statistics and issues no collective.
 //
-// Without a communicator (or with one rank) this is plain batch norm with the same algorithm.
+// Without a communicator attached the module calls LibTorch's own batch norm (fused native
+// kernels); with a communicator of any size, including one rank, it runs the algorithm above. The
+// tests check the synchronised path against LibTorch's batch norm on the concatenated batch.
 // REQUIRES: while training, every rank calls forward and backward of every SyncBatchNorm layer the
 // same number of times in the same order (a collective), including ranks whose local batch is empty.
 #pragma once
