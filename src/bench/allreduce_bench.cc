@@ -167,6 +167,7 @@ int AllReduceCommand(int argc, char** argv, int first) {
   flags.Add("warmup", "3", "untimed calls per size");
   flags.Add("iters", "0", "timed calls per size (0: as many as fit in --min-time, at least 2)");
   flags.Add("min-time", "0.2", "seconds per size when --iters is 0");
+  flags.Add("rounds", "3", "alternating raw/GradientSync measurements per size (best kept)");
   flags.Add("first-bucket", "1M", "GradientSync's first bucket cap");
   flags.Add("bucket", "25M", "GradientSync's bucket cap");
   Status st = flags.Parse(argc, argv, first);
@@ -181,12 +182,14 @@ int AllReduceCommand(int argc, char** argv, int first) {
   auto minb = flags.Bytes("min-bytes"), maxb = flags.Bytes("max-bytes");
   auto warm = flags.Int("warmup"), iters = flags.Int("iters"), factor = flags.Int("factor");
   auto mint = flags.Double("min-time");
+  auto rounds = flags.Int("rounds");
   auto fb = flags.Bytes("first-bucket"), bb = flags.Bytes("bucket");
   auto backend = dist::ParseBackend(flags.Str("backend"));
   for (const Status& s : {minb.status(), maxb.status(), warm.status(), iters.status(), factor.status(),
-                          mint.status(), fb.status(), bb.status(), backend.status()}) {
+                          mint.status(), rounds.status(), fb.status(), bb.status(), backend.status()}) {
     if (!s.ok()) return fail(s);
   }
+  if (rounds.value() < 1) return fail(Status::InvalidArgument("--rounds must be >= 1"));
   if (factor.value() < 2) return fail(Status::InvalidArgument("--factor must be >= 2"));
   at::ScalarType dtype;
   const std::string dn = flags.Str("dtype");
@@ -236,35 +239,54 @@ int AllReduceCommand(int argc, char** argv, int first) {
     }
     MPI_Barrier(w.comm());
   }
+  // Measure: per size, raw and GradientSync alternate for --rounds rounds; each side keeps its best
+  // (lowest) time, so a noisy moment on a shared machine cannot favour one side.
   const int64_t esz = at::elementSize(dtype);
-  std::vector<std::pair<int64_t, double>> raw_bw;
+  struct Row {
+    int64_t bytes, count;
+    double raw_sec = 1e30, gs_sec = 1e30;
+    int64_t raw_wrong = 0, gs_wrong = 0;
+    int buckets = 0;
+  };
+  std::vector<Row> rows;
+  for (int64_t bytes = minb.value(); bytes <= maxb.value(); bytes *= factor.value()) {
+    Row row;
+    row.count = std::max<int64_t>(1, bytes / esz);
+    row.bytes = row.count * esz;
+    for (int64_t round = 0; round < rounds.value(); ++round) {
+      auto raw = RawRow(s, row.count);
+      if (!raw.ok()) return fail(raw.status());
+      row.raw_sec = std::min(row.raw_sec, raw.value().first);
+      row.raw_wrong += raw.value().second;
+      auto gs = GradientSyncRow(s, row.count, gso);
+      if (!gs.ok()) return fail(gs.status());
+      row.gs_sec = std::min(row.gs_sec, gs.value().sec);
+      row.gs_wrong += gs.value().wrong;
+      row.buckets = gs.value().buckets;
+    }
+    rows.push_back(row);
+  }
   int64_t total_wrong = 0;
+  double worst_ratio = 1e9;
   const char* header = "#%11s %12s %9s %8s %11s %10s %10s %7s\n";
   if (w.rank() == 0) {
-    std::printf("#\n# raw backend: Communicator::AllReduce, one call per message\n");
+    std::printf("#\n# raw backend: Communicator::AllReduce, one call per message (best of %lld rounds)\n",
+                static_cast<long long>(rounds.value()));
     std::printf(header, "size(B)", "count", "type", "", "time(us)", "algbw", "busbw", "#wrong");
   }
-  for (int64_t bytes = minb.value(); bytes <= maxb.value(); bytes *= factor.value()) {
-    int64_t count = std::max<int64_t>(1, bytes / esz);
-    auto row = RawRow(s, count);
-    if (!row.ok()) return fail(row.status());
-    total_wrong += row.value().second;
-    raw_bw.emplace_back(count * esz, row.value().first);
-    PrintRow(w, count * esz, count, dn, "", row.value().first, row.value().second);
+  for (const Row& r : rows) {
+    PrintRow(w, r.bytes, r.count, dn, "", r.raw_sec, r.raw_wrong);
+    total_wrong += r.raw_wrong;
   }
   if (w.rank() == 0) {
     std::printf("#\n# GradientSync: bucketed average of a model's gradients (first bucket %s, then %s)\n",
                 flags.Str("first-bucket").c_str(), flags.Str("bucket").c_str());
     std::printf(header, "size(B)", "count", "type", "buckets", "time(us)", "algbw", "busbw", "#wrong");
   }
-  double worst_ratio = 1e9;
-  for (const auto& [bytes, raw_sec] : raw_bw) {
-    const int64_t count = bytes / esz;
-    auto row = GradientSyncRow(s, count, gso);
-    if (!row.ok()) return fail(row.status());
-    total_wrong += row.value().wrong;
-    PrintRow(w, bytes, count, dn, std::to_string(row.value().buckets), row.value().sec, row.value().wrong);
-    if (bytes >= (int64_t{4} << 20)) worst_ratio = std::min(worst_ratio, raw_sec / row.value().sec);
+  for (const Row& r : rows) {
+    PrintRow(w, r.bytes, r.count, dn, std::to_string(r.buckets), r.gs_sec, r.gs_wrong);
+    total_wrong += r.gs_wrong;
+    if (r.bytes >= (int64_t{4} << 20)) worst_ratio = std::min(worst_ratio, r.raw_sec / r.gs_sec);
   }
   if (w.rank() == 0) {
     std::printf("#\n# total #wrong: %lld\n", static_cast<long long>(total_wrong));
