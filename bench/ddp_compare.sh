@@ -26,7 +26,7 @@ done
 tuned="$(mpirun --oversubscribe -np 2 -x OMP_NUM_THREADS -x MALLOC_MMAP_THRESHOLD_=268435456 \
   -x MALLOC_TRIM_THRESHOLD_=1073741824 -x MALLOC_TOP_PAD_=67108864 "$(framecast_python)" \
   "$here/peers/ddp_demo.py" "${args[@]}" 2>&1 | grep '^pytorch-ddp')" || true
-echo "extra:   ${tuned/pytorch-ddp:/pytorch-ddp with framecast's malloc settings:}"
+echo "extra:   pytorch-ddp given framecast's malloc settings: ${tuned#pytorch-ddp: }"
 python3 - "${fc_all[*]}" "${py_all[*]}" <<'PY'
 import statistics, sys
 fc = [float(x) for x in sys.argv[1].split()]

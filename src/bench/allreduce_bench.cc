@@ -35,8 +35,8 @@ struct Setup {
   at::TensorOptions opts;
   std::string type_name;
   int64_t warmup;
-  int64_t iters;     // 0: auto
-  double min_time;   // seconds per size when iters is auto
+  int64_t iters;    // 0: auto
+  double min_time;  // seconds per size when iters is auto
 };
 
 double MaxOverRanks(const dist::World& w, double v) {
@@ -75,7 +75,8 @@ Result<double> Time(const Setup& s, const std::function<Status()>& op) {
     FC_RETURN_IF_ERROR(op());
     Sync(s);
     double one = MaxOverRanks(*s.world, std::chrono::duration<double>(Clock::now() - t0).count());
-    iters = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(s.min_time / std::max(one, 1e-7))), 2, 1000);
+    iters = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(s.min_time / std::max(one, 1e-7))),
+                                2, 1000);
   }
   FC_RETURN_IF_ERROR(s.comm->Barrier());
   auto t0 = Clock::now();
@@ -185,21 +186,28 @@ int AllReduceCommand(int argc, char** argv, int first) {
   auto rounds = flags.Int("rounds");
   auto fb = flags.Bytes("first-bucket"), bb = flags.Bytes("bucket");
   auto backend = dist::ParseBackend(flags.Str("backend"));
-  for (const Status& s : {minb.status(), maxb.status(), warm.status(), iters.status(), factor.status(),
-                          mint.status(), rounds.status(), fb.status(), bb.status(), backend.status()}) {
+  for (const Status& s :
+       {minb.status(), maxb.status(), warm.status(), iters.status(), factor.status(), mint.status(),
+        rounds.status(), fb.status(), bb.status(), backend.status()}) {
     if (!s.ok()) return fail(s);
   }
   if (rounds.value() < 1) return fail(Status::InvalidArgument("--rounds must be >= 1"));
   if (factor.value() < 2) return fail(Status::InvalidArgument("--factor must be >= 2"));
   at::ScalarType dtype;
   const std::string dn = flags.Str("dtype");
-  if (dn == "float") dtype = at::kFloat;
-  else if (dn == "double") dtype = at::kDouble;
-  else if (dn == "bfloat16") dtype = at::kBFloat16;
-  else if (dn == "half") dtype = at::kHalf;
-  else return fail(Status::InvalidArgument("--dtype: unknown type '" + dn + "'"));
+  if (dn == "float")
+    dtype = at::kFloat;
+  else if (dn == "double")
+    dtype = at::kDouble;
+  else if (dn == "bfloat16")
+    dtype = at::kBFloat16;
+  else if (dn == "half")
+    dtype = at::kHalf;
+  else
+    return fail(Status::InvalidArgument("--dtype: unknown type '" + dn + "'"));
   const std::string dev = flags.Str("device");
-  if (dev != "cpu" && dev != "cuda") return fail(Status::InvalidArgument("--device must be cpu or cuda"));
+  if (dev != "cpu" && dev != "cuda")
+    return fail(Status::InvalidArgument("--device must be cpu or cuda"));
 
   dist::WorldOptions wo;
   wo.device = dev == "cuda" ? dist::DeviceKind::kCuda : dist::DeviceKind::kCpu;
@@ -207,7 +215,8 @@ int AllReduceCommand(int argc, char** argv, int first) {
   if (!world.ok()) return fail(world.status());
   dist::World& w = *world.value();
   auto comm = dist::MakeCommunicator(w, backend.value());
-  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(), "failed to create its communicator");
+  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
+                       "failed to create its communicator");
   if (!st.ok()) return fail(st);
 
   at::TensorOptions opts = at::TensorOptions().dtype(dtype);
@@ -221,20 +230,30 @@ int AllReduceCommand(int argc, char** argv, int first) {
   if (w.rank() == 0) {
     std::printf("# framecast bench allreduce\n");
     std::printf("# framecast %s, LibTorch %s, MPI %s", FRAMECAST_VERSION, TORCH_VERSION,
-                [] { static char v[MPI_MAX_LIBRARY_VERSION_STRING]; int n; MPI_Get_library_version(v, &n);
-                     std::string s(v, n); return s.substr(0, s.find(',')); }().c_str());
+                [] {
+                  static char v[MPI_MAX_LIBRARY_VERSION_STRING];
+                  int n;
+                  MPI_Get_library_version(v, &n);
+                  std::string s(v, n);
+                  return s.substr(0, s.find(','));
+                }()
+                    .c_str());
     if (!dist::NcclVersion().empty()) std::printf(", NCCL %s", dist::NcclVersion().c_str());
-    std::printf("\n# ranks %d, nodes %d, backend %s, dtype %s, op avg in place, warmup %lld, iters %s\n",
-                w.size(), w.node_count(), dist::BackendName(s.comm->backend()), dn.c_str(),
-                static_cast<long long>(s.warmup),
-                s.iters > 0 ? std::to_string(s.iters).c_str() : ("auto (>= " + flags.Str("min-time") + " s per size)").c_str());
+    std::printf(
+        "\n# ranks %d, nodes %d, backend %s, dtype %s, op avg in place, warmup %lld, iters %s\n",
+        w.size(), w.node_count(), dist::BackendName(s.comm->backend()), dn.c_str(),
+        static_cast<long long>(s.warmup),
+        s.iters > 0 ? std::to_string(s.iters).c_str()
+                    : ("auto (>= " + flags.Str("min-time") + " s per size)").c_str());
     std::fflush(stdout);
   }
   // "Using devices": one line per rank, in rank order.
   for (int r = 0; r < w.size(); ++r) {
     if (r == w.rank()) {
-      std::printf("#  rank %2d pid %6d host %s device %s\n", w.rank(), static_cast<int>(getpid()),
-                  w.host().c_str(), w.device_index() < 0 ? "cpu" : ("cuda:" + std::to_string(w.device_index())).c_str());
+      std::printf(
+          "#  rank %2d pid %6d host %s device %s\n", w.rank(), static_cast<int>(getpid()),
+          w.host().c_str(),
+          w.device_index() < 0 ? "cpu" : ("cuda:" + std::to_string(w.device_index())).c_str());
       std::fflush(stdout);
     }
     MPI_Barrier(w.comm());
@@ -270,8 +289,9 @@ int AllReduceCommand(int argc, char** argv, int first) {
   double worst_ratio = 1e9;
   const char* header = "#%11s %12s %9s %8s %11s %10s %10s %7s\n";
   if (w.rank() == 0) {
-    std::printf("#\n# raw backend: Communicator::AllReduce, one call per message (best of %lld rounds)\n",
-                static_cast<long long>(rounds.value()));
+    std::printf(
+        "#\n# raw backend: Communicator::AllReduce, one call per message (best of %lld rounds)\n",
+        static_cast<long long>(rounds.value()));
     std::printf(header, "size(B)", "count", "type", "", "time(us)", "algbw", "busbw", "#wrong");
   }
   for (const Row& r : rows) {
@@ -279,9 +299,11 @@ int AllReduceCommand(int argc, char** argv, int first) {
     total_wrong += r.raw_wrong;
   }
   if (w.rank() == 0) {
-    std::printf("#\n# GradientSync: bucketed average of a model's gradients (first bucket %s, then %s)\n",
-                flags.Str("first-bucket").c_str(), flags.Str("bucket").c_str());
-    std::printf(header, "size(B)", "count", "type", "buckets", "time(us)", "algbw", "busbw", "#wrong");
+    std::printf(
+        "#\n# GradientSync: bucketed average of a model's gradients (first bucket %s, then %s)\n",
+        flags.Str("first-bucket").c_str(), flags.Str("bucket").c_str());
+    std::printf(header, "size(B)", "count", "type", "buckets", "time(us)", "algbw", "busbw",
+                "#wrong");
   }
   for (const Row& r : rows) {
     PrintRow(w, r.bytes, r.count, dn, std::to_string(r.buckets), r.gs_sec, r.gs_wrong);
@@ -291,7 +313,8 @@ int AllReduceCommand(int argc, char** argv, int first) {
   if (w.rank() == 0) {
     std::printf("#\n# total #wrong: %lld\n", static_cast<long long>(total_wrong));
     if (worst_ratio < 1e9) {
-      std::printf("# GradientSync busbw / raw busbw, sizes >= 4 MiB: min %.3f (target >= 0.9)\n", worst_ratio);
+      std::printf("# GradientSync busbw / raw busbw, sizes >= 4 MiB: min %.3f (target >= 0.9)\n",
+                  worst_ratio);
     }
     std::fflush(stdout);
   }

@@ -26,7 +26,9 @@ int StepCommand(int argc, char** argv, int first) {
   flags.Add("warmup", "5", "untimed steps");
   flags.Add("threads", "1", "intra-op threads per rank");
   flags.Add("backend", "auto", "auto | mpi | nccl");
-  flags.Add("sync-bn", "1", "1: cross-rank batch norm; 0: local batch norm (PyTorch has no CPU SyncBatchNorm peer)");
+  flags.Add(
+      "sync-bn", "1",
+      "1: cross-rank batch norm; 0: local batch norm (PyTorch has no CPU SyncBatchNorm peer)");
   Status st = flags.Parse(argc, argv, first);
   auto fail = [](const Status& s) {
     LogError(s.ToString());
@@ -40,17 +42,19 @@ int StepCommand(int argc, char** argv, int first) {
   auto steps = flags.Int("steps"), warmup = flags.Int("warmup"), threads = flags.Int("threads");
   auto backend = dist::ParseBackend(flags.Str("backend"));
   auto sync_bn = flags.Int("sync-bn");
-  for (const Status& s : {sync_bn.status(), batch.status(), width.status(), image.status(), steps.status(),
-                          warmup.status(), threads.status(), backend.status()}) {
+  for (const Status& s : {sync_bn.status(), batch.status(), width.status(), image.status(),
+                          steps.status(), warmup.status(), threads.status(), backend.status()}) {
     if (!s.ok()) return fail(s);
   }
-  if (steps.value() < 1) return fail(Status::InvalidArgument("framecast bench step: --steps must be >= 1"));
+  if (steps.value() < 1)
+    return fail(Status::InvalidArgument("framecast bench step: --steps must be >= 1"));
   at::set_num_threads(static_cast<int>(std::max<int64_t>(1, threads.value())));
   auto world = dist::World::Init(&argc, &argv, dist::WorldOptions{});
   if (!world.ok()) return fail(world.status());
   dist::World& w = *world.value();
   auto comm = dist::MakeCommunicator(w, backend.value());
-  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(), "failed to create its communicator");
+  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
+                       "failed to create its communicator");
   if (!st.ok()) return fail(st);
   train::DemoOptions o;
   o.per_rank_batch = batch.value();
@@ -66,7 +70,8 @@ int StepCommand(int argc, char** argv, int first) {
     auto t0 = std::chrono::steady_clock::now();
     auto loss = trainer.value()->StepOn(batches);
     if (!loss.ok()) return fail(loss.status());
-    double dt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    double dt =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     double slowest = dt;
     MPI_Allreduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, w.comm());
     if (i >= warmup.value()) ms.push_back(slowest);
@@ -76,12 +81,14 @@ int StepCommand(int argc, char** argv, int first) {
   for (double m : ms) mean += m;
   mean /= ms.size();
   if (w.rank() == 0) {
-    std::printf("framecast: ranks %d, batch/rank %lld, image %lld, width %lld, threads %lld, backend %s, %s batch norm: "
-                "%.2f ms/step mean, %.2f median (slowest rank, %zu steps after %lld warm-up)\n",
-                w.size(), static_cast<long long>(batch.value()), static_cast<long long>(image.value()),
-                static_cast<long long>(width.value()), static_cast<long long>(threads.value()),
-                dist::BackendName(comm.value()->backend()), sync_bn.value() ? "sync" : "local", mean, ms[ms.size() / 2], ms.size(),
-                static_cast<long long>(warmup.value()));
+    std::printf(
+        "framecast: ranks %d, batch/rank %lld, image %lld, width %lld, threads %lld, backend %s, "
+        "%s batch norm: "
+        "%.2f ms/step mean, %.2f median (slowest rank, %zu steps after %lld warm-up)\n",
+        w.size(), static_cast<long long>(batch.value()), static_cast<long long>(image.value()),
+        static_cast<long long>(width.value()), static_cast<long long>(threads.value()),
+        dist::BackendName(comm.value()->backend()), sync_bn.value() ? "sync" : "local", mean,
+        ms[ms.size() / 2], ms.size(), static_cast<long long>(warmup.value()));
     std::printf("RESULT framecast_ms_per_step=%.4f\n", ms[ms.size() / 2]);
   }
   return 0;

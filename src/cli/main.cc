@@ -10,13 +10,16 @@
 namespace {
 
 const char* kUsage =
-    "framecast " FRAMECAST_VERSION " - data-parallel training of generative video models\n"
+    "framecast " FRAMECAST_VERSION
+    " - data-parallel training of generative video models\n"
     "\n"
     "usage: framecast <command> [flags]        (launch ranks with mpirun or srun)\n"
     "\n"
     "commands:\n"
-    "  train              train the embedded default workload data-parallel and print per-step loss\n"
-    "  bench allreduce    all-reduce bandwidth table: raw backend vs GradientSync (nccl-tests layout)\n"
+    "  train              train the embedded default workload data-parallel and print per-step "
+    "loss\n"
+    "  bench allreduce    all-reduce bandwidth table: raw backend vs GradientSync (nccl-tests "
+    "layout)\n"
     "  bench step         ms/step of the data-parallel demo step (peer: PyTorch DDP)\n"
     "  version            print the version\n"
     "  help               this text; `framecast <command> --help` lists a command's flags\n";
@@ -44,7 +47,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "train") {
     if (WantsHelp(argc, argv, 2)) {
-      std::printf("usage: framecast train [--steps N] [--batch B] [--accumulation K] [--backend auto|mpi|nccl] [--device cpu|cuda] [--threads T]\n");
+      std::printf(
+          "usage: framecast train [--steps N] [--batch B] [--accumulation K] [--backend "
+          "auto|mpi|nccl] [--device cpu|cuda] [--threads T]\n");
       return 0;
     }
     return fc::train::TrainCommand(argc, argv, 2);
@@ -52,7 +57,8 @@ int main(int argc, char** argv) {
   if (cmd == "bench" && argc >= 3) {
     const std::string sub = argv[2];
     if (WantsHelp(argc, argv, 3)) {
-      std::printf("usage: mpirun -np N framecast bench %s [flags]; see README \"Benchmarks\"\n", sub.c_str());
+      std::printf("usage: mpirun -np N framecast bench %s [flags]; see README \"Benchmarks\"\n",
+                  sub.c_str());
       return 0;
     }
     if (sub == "allreduce") return fc::bench::AllReduceCommand(argc, argv, 3);

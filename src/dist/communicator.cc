@@ -9,10 +9,14 @@ namespace fc::dist {
 
 const char* BackendName(Backend b) {
   switch (b) {
-    case Backend::kAuto: return "auto";
-    case Backend::kMpi: return "mpi";
-    case Backend::kNccl: return "nccl";
-    case Backend::kFake: return "fake";
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kMpi:
+      return "mpi";
+    case Backend::kNccl:
+      return "nccl";
+    case Backend::kFake:
+      return "fake";
   }
   return "?";
 }
@@ -43,9 +47,11 @@ Status CheckCollectiveTensor(const at::Tensor& t, const char* what) {
 
 Result<std::unique_ptr<Communicator>> MakeCommunicator(const World& world, Backend backend) {
   const bool cuda = world.device_kind() == DeviceKind::kCuda;
-  if (backend == Backend::kAuto) backend = (cuda && !world.gpu_shared()) ? Backend::kNccl : Backend::kMpi;
+  if (backend == Backend::kAuto)
+    backend = (cuda && !world.gpu_shared()) ? Backend::kNccl : Backend::kMpi;
   if (backend == Backend::kNccl) {
-    if (!cuda) return Status::InvalidArgument("backend nccl needs a CUDA device (this run is on CPU)");
+    if (!cuda)
+      return Status::InvalidArgument("backend nccl needs a CUDA device (this run is on CPU)");
     if (world.gpu_shared()) {
       return Status::InvalidArgument(
           std::to_string(world.local_size()) + " ranks on " + world.host() + " share " +

@@ -1,10 +1,13 @@
 // Communicator: collectives on at::Tensor across the ranks of a data-parallel job.
 //
 // One interface, several backends (the caller never names one):
-//   mpi   CPU tensors through MPI; CUDA tensors host-staged (device -> pinned host -> MPI -> device)
+//   mpi   CPU tensors through MPI; CUDA tensors host-staged (device -> pinned host -> MPI ->
+//   device)
 //         for when NCCL cannot be used (e.g. several ranks share one GPU). Runs every collective on
-//         the communicator's own thread, in call order, so calls return at once and overlap compute.
-//   nccl  CUDA tensors through NCCL on the communicator's own CUDA stream, ordered after the caller's
+//         the communicator's own thread, in call order, so calls return at once and overlap
+//         compute.
+//   nccl  CUDA tensors through NCCL on the communicator's own CUDA stream, ordered after the
+//   caller's
 //         current stream with an event; CPU tensors are delegated to an owned mpi communicator.
 //   fake  in-process ranks (threads) for unit tests; see communicator_fake.h.
 //

@@ -37,11 +37,11 @@ class FakeHub {
   const std::chrono::milliseconds timeout_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int64_t generation_ = 0;               // GUARDED_BY(mu_)
-  int arrived_ = 0;                      // GUARDED_BY(mu_)
-  std::vector<at::Tensor> slots_;        // GUARDED_BY(mu_)
-  std::vector<bool> present_;            // GUARDED_BY(mu_)
-  std::vector<at::Tensor> released_;     // GUARDED_BY(mu_): the last completed generation
+  int64_t generation_ = 0;                       // GUARDED_BY(mu_)
+  int arrived_ = 0;                              // GUARDED_BY(mu_)
+  std::vector<at::Tensor> slots_;                // GUARDED_BY(mu_)
+  std::vector<bool> present_;                    // GUARDED_BY(mu_)
+  std::vector<at::Tensor> released_;             // GUARDED_BY(mu_): the last completed generation
   std::vector<std::vector<std::string>> calls_;  // GUARDED_BY(mu_)
 };
 

@@ -27,7 +27,8 @@ template <typename T>
 void SumOp(void* in, void* inout, int* len, MPI_Datatype*) {
   auto* a = static_cast<const T*>(in);
   auto* b = static_cast<T*>(inout);
-  for (int i = 0; i < *len; ++i) b[i] = static_cast<T>(static_cast<float>(a[i]) + static_cast<float>(b[i]));
+  for (int i = 0; i < *len; ++i)
+    b[i] = static_cast<T>(static_cast<float>(a[i]) + static_cast<float>(b[i]));
 }
 
 MPI_Op Bf16Sum() {
@@ -49,16 +50,25 @@ MPI_Op HalfSum() {
 
 Result<MPI_Datatype> MpiType(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kInt: return MPI_INT32_T;
-    case at::kLong: return MPI_INT64_T;
-    case at::kByte: return MPI_UINT8_T;
-    case at::kChar: return MPI_INT8_T;
-    case at::kBool: return MPI_UINT8_T;
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kLong:
+      return MPI_INT64_T;
+    case at::kByte:
+      return MPI_UINT8_T;
+    case at::kChar:
+      return MPI_INT8_T;
+    case at::kBool:
+      return MPI_UINT8_T;
     case at::kBFloat16:
-    case at::kHalf: return MPI_UINT16_T;
-    default: return Status::InvalidArgument(std::string("unsupported dtype for MPI: ") + c10::toString(t));
+    case at::kHalf:
+      return MPI_UINT16_T;
+    default:
+      return Status::InvalidArgument(std::string("unsupported dtype for MPI: ") + c10::toString(t));
   }
 }
 
@@ -251,7 +261,8 @@ std::unique_ptr<Work> MpiCommunicator::AllGather(const at::Tensor& in, at::Tenso
   if (bad.ok()) bad = CheckCollectiveTensor(out, "MPI all-gather output");
   if (bad.ok() && (out.numel() != in.numel() * size_ || out.scalar_type() != in.scalar_type() ||
                    out.device() != in.device())) {
-    bad = Status::InvalidArgument("all-gather output must have size() * input numel and the input's dtype/device");
+    bad = Status::InvalidArgument(
+        "all-gather output must have size() * input numel and the input's dtype/device");
   }
   if (!bad.ok()) return std::make_unique<CompletedWork>(bad);
   if (in.numel() == 0) return std::make_unique<CompletedWork>();
@@ -278,7 +289,8 @@ Status MpiCommunicator::Barrier() {
   return Enqueue(
              [comm]() -> Status {
                int rc = MPI_Barrier(comm);
-               return rc == MPI_SUCCESS ? Status::Ok() : Status::Internal("MPI_Barrier: " + MpiErr(rc));
+               return rc == MPI_SUCCESS ? Status::Ok()
+                                        : Status::Internal("MPI_Barrier: " + MpiErr(rc));
              },
              nullptr)
       ->Wait();

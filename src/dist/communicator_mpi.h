@@ -48,8 +48,9 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0, size_ = 1;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<std::function<Status()>, std::shared_ptr<Pending>>> queue_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                                                                // GUARDED_BY(mu_)
+  std::deque<std::pair<std::function<Status()>, std::shared_ptr<Pending>>>
+      queue_;          // GUARDED_BY(mu_)
+  bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread worker_;
 };
 

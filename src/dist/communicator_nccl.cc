@@ -23,16 +23,26 @@ namespace {
 
 Result<ncclDataType_t> NcclType(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
-    case at::kInt: return ncclInt32;
-    case at::kLong: return ncclInt64;
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
+    case at::kInt:
+      return ncclInt32;
+    case at::kLong:
+      return ncclInt64;
     case at::kByte:
-    case at::kBool: return ncclUint8;
-    case at::kChar: return ncclInt8;
-    default: return Status::InvalidArgument(std::string("unsupported dtype for NCCL: ") + c10::toString(t));
+    case at::kBool:
+      return ncclUint8;
+    case at::kChar:
+      return ncclInt8;
+    default:
+      return Status::InvalidArgument(std::string("unsupported dtype for NCCL: ") +
+                                     c10::toString(t));
   }
 }
 
@@ -76,28 +86,35 @@ class NcclCommunicatorImpl : public Communicator {
 
   std::unique_ptr<Work> AllReduce(at::Tensor& t, ReduceOp op) override {
     if (!t.is_cuda()) return cpu_->AllReduce(t, op);
-    return Launch(t, "NCCL all-reduce", [&](ncclDataType_t dt, cudaStream_t s) {
-      return ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), dt,
-                           op == ReduceOp::kSum ? ncclSum : ncclAvg, comm_, s);
-    }, {t});
+    return Launch(t, "NCCL all-reduce",
+                  [&](ncclDataType_t dt, cudaStream_t s) {
+                    return ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), dt,
+                                         op == ReduceOp::kSum ? ncclSum : ncclAvg, comm_, s);
+                  },
+                  {t});
   }
   std::unique_ptr<Work> Broadcast(at::Tensor& t, int root) override {
     if (!t.is_cuda()) return cpu_->Broadcast(t, root);
-    return Launch(t, "NCCL broadcast", [&](ncclDataType_t dt, cudaStream_t s) {
-      return ncclBroadcast(t.data_ptr(), t.data_ptr(), t.numel(), dt, root, comm_, s);
-    }, {t});
+    return Launch(t, "NCCL broadcast",
+                  [&](ncclDataType_t dt, cudaStream_t s) {
+                    return ncclBroadcast(t.data_ptr(), t.data_ptr(), t.numel(), dt, root, comm_, s);
+                  },
+                  {t});
   }
   std::unique_ptr<Work> AllGather(const at::Tensor& in, at::Tensor& out) override {
     if (!in.is_cuda()) return cpu_->AllGather(in, out);
     Status bad = CheckCollectiveTensor(out, "NCCL all-gather output");
     if (bad.ok() && (out.numel() != in.numel() * size() || out.scalar_type() != in.scalar_type() ||
                      out.device() != in.device())) {
-      bad = Status::InvalidArgument("all-gather output must have size() * input numel and the input's dtype/device");
+      bad = Status::InvalidArgument(
+          "all-gather output must have size() * input numel and the input's dtype/device");
     }
     if (!bad.ok()) return std::make_unique<CompletedWork>(bad);
-    return Launch(in, "NCCL all-gather", [&](ncclDataType_t dt, cudaStream_t s) {
-      return ncclAllGather(in.data_ptr(), out.data_ptr(), in.numel(), dt, comm_, s);
-    }, {in, out});
+    return Launch(in, "NCCL all-gather",
+                  [&](ncclDataType_t dt, cudaStream_t s) {
+                    return ncclAllGather(in.data_ptr(), out.data_ptr(), in.numel(), dt, comm_, s);
+                  },
+                  {in, out});
   }
   Status Barrier() override {
     // Everything enqueued on our stream first, then the ranks meet on the host.

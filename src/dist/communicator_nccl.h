@@ -1,4 +1,5 @@
-// NcclCommunicator: the Communicator backend for CUDA tensors (see communicator.h for the contract).
+// NcclCommunicator: the Communicator backend for CUDA tensors (see communicator.h for the
+// contract).
 //
 // Set-up (constructor, collective): rank 0 creates the ncclUniqueId, MPI broadcasts it, every rank
 // calls ncclCommInitRank on its bound device. Hot path: each collective records an event on the

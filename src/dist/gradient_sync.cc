@@ -26,7 +26,8 @@ Result<std::string> BroadcastString(Communicator* comm, const std::string& s) {
   at::Tensor bytes = at::zeros({len.item<int64_t>()}, at::kByte);
   if (comm->rank() == 0 && !s.empty()) std::memcpy(bytes.data_ptr(), s.data(), s.size());
   FC_RETURN_IF_ERROR(comm->Broadcast(bytes, 0)->Wait());
-  return std::string(static_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+  return std::string(static_cast<const char*>(bytes.data_ptr()),
+                     static_cast<size_t>(bytes.numel()));
 }
 
 }  // namespace
@@ -54,7 +55,8 @@ Result<std::unique_ptr<GradientSync>> GradientSync::Create(torch::nn::Module& mo
   s->comm_ = comm;
   s->name_ = name;
   std::vector<std::pair<std::string, at::Tensor>> all;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) all.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_parameters(/*recurse=*/true))
+    all.emplace_back(item.key(), item.value());
   FC_RETURN_IF_ERROR(s->VerifyAcrossRanks(all).WithContext("GradientSync(" + name + ")"));
   if (options.broadcast_initial_state) {
     FC_RETURN_IF_ERROR(s->BroadcastState(module).WithContext("GradientSync(" + name + ")"));
@@ -71,7 +73,8 @@ Result<std::unique_ptr<GradientSync>> GradientSync::Create(torch::nn::Module& mo
   // Hooks last: the object is complete before any can fire.
   for (size_t i = 0; i < s->params_.size(); ++i) {
     auto acc = torch::autograd::impl::grad_accumulator(s->params_[i].tensor);
-    s->hook_keys_.push_back(acc->add_post_hook(std::make_unique<Hook>(s.get(), static_cast<int>(i))));
+    s->hook_keys_.push_back(
+        acc->add_post_hook(std::make_unique<Hook>(s.get(), static_cast<int>(i))));
     s->accumulators_.push_back(std::move(acc));
   }
   return s;
@@ -81,7 +84,8 @@ GradientSync::~GradientSync() {
   for (size_t i = 0; i < accumulators_.size(); ++i) accumulators_[i]->del_post_hook(hook_keys_[i]);
 }
 
-Status GradientSync::VerifyAcrossRanks(const std::vector<std::pair<std::string, at::Tensor>>& params) {
+Status GradientSync::VerifyAcrossRanks(
+    const std::vector<std::pair<std::string, at::Tensor>>& params) {
   std::string mine;
   std::vector<std::string> sigs;
   for (const auto& [n, t] : params) {
@@ -250,7 +254,9 @@ Status GradientSync::FinalizeBackward() {
   for (Bucket& b : buckets_) {
     if (b.work) {
       Status w = b.work->Wait();
-      if (st.ok() && !w.ok()) st = w.WithContext("bucket of " + std::to_string(b.buffer.numel() * b.buffer.element_size()) + " bytes");
+      if (st.ok() && !w.ok())
+        st = w.WithContext("bucket of " +
+                           std::to_string(b.buffer.numel() * b.buffer.element_size()) + " bytes");
       b.work.reset();
     }
     b.pending = static_cast<int>(b.params.size());

@@ -17,9 +17,10 @@
 //   - when a bucket is complete it is all-reduced (average) at once, strictly in bucket order, so
 //     communication overlaps the rest of the backward pass;
 //   - at the end of backward (an autograd engine callback) parameters that got no gradient on this
-//     rank contribute what their .grad holds, or zeros; the remaining buckets are launched in order,
-//     every bucket is waited for, and each .grad is the cross-rank average. Every rank launches
-//     every bucket exactly once per synchronised backward, so an unused parameter never hangs.
+//     rank contribute what their .grad holds, or zeros; the remaining buckets are launched in
+//     order, every bucket is waited for, and each .grad is the cross-rank average. Every rank
+//     launches every bucket exactly once per synchronised backward, so an unused parameter never
+//     hangs.
 //
 // Cost per step: one all-reduce per bucket, bytes on the wire per rank for a ring of P ranks:
 // 2 (P-1)/P * total gradient bytes; no extra copies when .grad stays the bucket view.
@@ -104,8 +105,8 @@ class GradientSync {
     bool ready = false;
   };
   struct Bucket {
-    at::Tensor buffer;         // flat, one dtype/device
-    std::vector<int> params;   // indices into params_
+    at::Tensor buffer;        // flat, one dtype/device
+    std::vector<int> params;  // indices into params_
     int pending = 0;
     std::unique_ptr<Work> work;
   };
@@ -128,10 +129,10 @@ class GradientSync {
   bool enabled_ = true;
 
   std::mutex mu_;
-  int next_bucket_ = 0;          // GUARDED_BY(mu_): buckets launch strictly in order
-  bool in_backward_ = false;     // GUARDED_BY(mu_): a hook fired since the last finalize
+  int next_bucket_ = 0;                  // GUARDED_BY(mu_): buckets launch strictly in order
+  bool in_backward_ = false;             // GUARDED_BY(mu_): a hook fired since the last finalize
   bool finalized_since_finish_ = false;  // GUARDED_BY(mu_)
-  Status last_status_;           // GUARDED_BY(mu_)
+  Status last_status_;                   // GUARDED_BY(mu_)
 };
 
 }  // namespace fc::dist

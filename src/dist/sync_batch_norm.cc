@@ -86,7 +86,8 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     Communicator* comm = CommFrom(ctx);
     const int64_t K = x.size(1);
     const auto acc = mean.scalar_type();
-    at::Tensor dy = grads[0].defined() ? grads[0].to(acc) : at::zeros(x.sizes(), x.options().dtype(acc));
+    at::Tensor dy =
+        grads[0].defined() ? grads[0].to(acc) : at::zeros(x.sizes(), x.options().dtype(acc));
     at::Tensor xmu = x.to(acc) - mean.view({1, K, 1});
     at::Tensor sums = at::cat(at::TensorList{dy.sum(kNS), (dy * xmu).sum(kNS)});  // [2K], local
     at::Tensor grad_weight, grad_bias;
@@ -99,8 +100,8 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     at::Tensor scale = weight.defined() ? inv * weight.to(acc).view({1, K, 1}) : inv;
     at::Tensor dx = (dy - mean_dy - xmu * inv.square() * mean_dy_xmu) * scale;
     if (grad_bias.defined() && weight.defined()) grad_bias = grad_bias.to(weight.scalar_type());
-    return {dx.to(x.scalar_type()), grad_weight, grad_bias, at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx.to(x.scalar_type()), grad_weight,  grad_bias,    at::Tensor(),
+            at::Tensor(),           at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -135,8 +136,8 @@ at::Tensor SyncBatchNormImpl::forward(const at::Tensor& input) {
   const int64_t C = options.num_features();
   const int64_t T = options.time_steps();
   const int64_t cdim = T > 0 ? 2 : 1;
-  TORCH_CHECK(input.dim() > cdim && input.size(cdim) == C, "SyncBatchNorm: expected input with ",
-              C, " channels at dim ", cdim, ", got ", input.sizes());
+  TORCH_CHECK(input.dim() > cdim && input.size(cdim) == C, "SyncBatchNorm: expected input with ", C,
+              " channels at dim ", cdim, ", got ", input.sizes());
   if (T > 0) {
     TORCH_CHECK(input.size(1) == T, "SyncBatchNorm: configured for ", T, " time steps, got ",
                 input.sizes());

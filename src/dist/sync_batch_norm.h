@@ -19,7 +19,8 @@
 // kernels); with a communicator of any size, including one rank, it runs the algorithm above. The
 // tests check the synchronised path against LibTorch's batch norm on the concatenated batch.
 // REQUIRES: while training, every rank calls forward and backward of every SyncBatchNorm layer the
-// same number of times in the same order (a collective), including ranks whose local batch is empty.
+// same number of times in the same order (a collective), including ranks whose local batch is
+// empty.
 #pragma once
 
 #include <torch/nn/cloneable.h>
@@ -51,8 +52,8 @@ class SyncBatchNormImpl : public torch::nn::Cloneable<SyncBatchNormImpl> {
   Communicator* communicator() const { return comm_; }
 
   SyncBatchNormOptions options;
-  at::Tensor weight, bias;                // [C] when affine
-  at::Tensor running_mean, running_var;   // [C], or [T * C] per time step
+  at::Tensor weight, bias;               // [C] when affine
+  at::Tensor running_mean, running_var;  // [C], or [T * C] per time step
   at::Tensor num_batches_tracked;
 
  private:

@@ -127,7 +127,8 @@ World::~World() {
 }
 
 std::string World::Describe() const {
-  std::string dev = device_kind_ == DeviceKind::kCpu ? "cpu" : "cuda:" + std::to_string(device_index_);
+  std::string dev =
+      device_kind_ == DeviceKind::kCpu ? "cpu" : "cuda:" + std::to_string(device_index_);
   return "rank " + std::to_string(rank_) + "/" + std::to_string(size_) + " host=" + host_ +
          " local " + std::to_string(local_rank_) + "/" + std::to_string(local_size_) +
          " nodes=" + std::to_string(node_count_) + " launcher=" + launcher_ + " device=" + dev;
@@ -141,7 +142,8 @@ Status World::AgreeOnStatus(const Status& local, const std::string& what) const 
   std::strncpy(mine.data() + 1, text.c_str(), kMsg - 2);
   std::vector<char> all(static_cast<size_t>(kMsg) * size_, 0);
   int rc = MPI_Allgather(mine.data(), kMsg, MPI_CHAR, all.data(), kMsg, MPI_CHAR, comm_);
-  if (rc != MPI_SUCCESS) return Status::Internal("MPI_Allgather (status agreement): " + MpiError(rc));
+  if (rc != MPI_SUCCESS)
+    return Status::Internal("MPI_Allgather (status agreement): " + MpiError(rc));
   std::string failures;
   for (int r = 0; r < size_; ++r) {
     const char* row = all.data() + static_cast<size_t>(r) * kMsg;

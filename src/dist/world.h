@@ -2,8 +2,8 @@
 //
 // Init() calls MPI_Init_thread (MPI_THREAD_MULTIPLE; communicators run collectives on their own
 // threads), finds rank/size, the node-local rank and size (MPI_Comm_split_type, shared memory), the
-// node count and the launcher (Open MPI's mpirun, SLURM's srun, or a singleton), and binds this rank
-// to a GPU by local rank when a CUDA device is requested.
+// node count and the launcher (Open MPI's mpirun, SLURM's srun, or a singleton), and binds this
+// rank to a GPU by local rank when a CUDA device is requested.
 //
 // Initialisation is agreed by all ranks: every rank reports its local outcome through
 // AgreeOnStatus(), so when any rank fails (no GPU for it, an inconsistent SLURM/MPI view, ...)
@@ -48,7 +48,9 @@ class World {
   int device_index() const { return device_index_; }  // -1 on CPU
   // GPUs visible to this process (0 without CUDA) and whether several local ranks share one.
   int visible_gpus() const { return visible_gpus_; }
-  bool gpu_shared() const { return device_kind_ == DeviceKind::kCuda && local_size_ > visible_gpus_; }
+  bool gpu_shared() const {
+    return device_kind_ == DeviceKind::kCuda && local_size_ > visible_gpus_;
+  }
   MPI_Comm comm() const { return comm_; }
   // One line: "rank 0/2 host=… local 0/2 nodes=1 launcher=mpirun device=cpu".
   std::string Describe() const;

@@ -8,13 +8,15 @@ namespace fc::train {
 
 DemoNetImpl::DemoNetImpl(int64_t width) {
   namespace nn = torch::nn;
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, width, 3).padding(1).bias(false)));
+  conv1 =
+      register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, width, 3).padding(1).bias(false)));
   bn1 = register_module("bn1", dist::SyncBatchNorm(width));
   conv2 = register_module(
       "conv2", nn::Conv2d(nn::Conv2dOptions(width, 2 * width, 3).stride(2).padding(1).bias(false)));
   bn2 = register_module("bn2", dist::SyncBatchNorm(2 * width));
   conv3 = register_module(
-      "conv3", nn::Conv2d(nn::Conv2dOptions(2 * width, 2 * width, 3).stride(2).padding(1).bias(false)));
+      "conv3",
+      nn::Conv2d(nn::Conv2dOptions(2 * width, 2 * width, 3).stride(2).padding(1).bias(false)));
   bn3 = register_module("bn3", dist::SyncBatchNorm(2 * width));
   head = register_module("head", nn::Linear(2 * width, 2));
 }
@@ -33,7 +35,8 @@ DemoBatch MakeDemoBatch(uint64_t seed, int64_t first_index, int64_t count, int64
   at::Tensor coords = at::linspace(-1.0, 1.0, size);
   at::Tensor yy = coords.view({size, 1}), xx = coords.view({1, size});
   for (int64_t i = 0; i < count; ++i) {
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003 + static_cast<uint64_t>(first_index + i));
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+        seed * 1000003 + static_cast<uint64_t>(first_index + i));
     at::Tensor params = at::rand({6}, gen);  // cx, cy, sigma, r, g, b
     double cx = params[0].item<double>() * 1.6 - 0.8, cy = params[1].item<double>() * 1.6 - 0.8;
     double sigma = 0.1 + 0.15 * params[2].item<double>();
@@ -90,7 +93,8 @@ Result<double> DemoTrainer::StepOn(const std::vector<DemoBatch>& micro_batches) 
   } else {
     optimizer_->zero_grad();
   }
-  at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(options_.device).dtype(options_.dtype));
+  at::Tensor loss_sum =
+      at::zeros({}, at::TensorOptions().device(options_.device).dtype(options_.dtype));
   for (int64_t micro = 0; micro < k; ++micro) {
     std::optional<dist::GradientSync::NoSyncGuard> no_sync;
     if (sync_ && micro + 1 < k) no_sync.emplace(sync_.get());

@@ -56,7 +56,8 @@ struct DemoOptions {
 // (no GradientSync, local batch norm).
 class DemoTrainer {
  public:
-  static Result<std::unique_ptr<DemoTrainer>> Create(dist::Communicator* comm, const DemoOptions& o);
+  static Result<std::unique_ptr<DemoTrainer>> Create(dist::Communicator* comm,
+                                                     const DemoOptions& o);
   // One optimizer step on this rank's share of global step `step` (options.accumulation
   // micro-batches). Returns this rank's mean loss.
   Result<double> Step(int64_t step);

@@ -1,8 +1,8 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
-#include <thread>
 #include <cstdio>
+#include <thread>
 
 #include "dist/world.h"
 #include "train/commands.h"
@@ -40,20 +40,25 @@ int TrainCommand(int argc, char** argv, int first) {
     if (!s.ok()) return fail(s);
   }
   const std::string dev = flags.Str("device");
-  if (dev != "cpu" && dev != "cuda") return fail(Status::InvalidArgument("framecast train: --device must be cpu or cuda"));
+  if (dev != "cpu" && dev != "cuda")
+    return fail(Status::InvalidArgument("framecast train: --device must be cpu or cuda"));
   if (!flags.positional().empty()) {
-    return fail(Status::InvalidArgument("framecast train: unexpected argument '" + flags.positional()[0] + "'"));
+    return fail(Status::InvalidArgument("framecast train: unexpected argument '" +
+                                        flags.positional()[0] + "'"));
   }
   dist::WorldOptions wo;
   wo.device = dev == "cuda" ? dist::DeviceKind::kCuda : dist::DeviceKind::kCpu;
   auto world = dist::World::Init(&argc, &argv, wo);
   if (!world.ok()) return fail(world.status());
   dist::World& w = *world.value();
-  const int nthreads = threads.value() > 0 ? static_cast<int>(threads.value())
-                                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / w.local_size());
+  const int nthreads =
+      threads.value() > 0
+          ? static_cast<int>(threads.value())
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / w.local_size());
   at::set_num_threads(nthreads);
   auto comm = dist::MakeCommunicator(w, backend.value());
-  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(), "failed to create its communicator");
+  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
+                       "failed to create its communicator");
   if (!st.ok()) return fail(st);
 
   DemoOptions o;
@@ -62,13 +67,16 @@ int TrainCommand(int argc, char** argv, int first) {
   o.accumulation = acc.value();
   o.lr = lr.value();
   o.seed = static_cast<uint64_t>(seed.value());
-  if (w.device_kind() == dist::DeviceKind::kCuda) o.device = at::Device(at::kCUDA, w.device_index());
+  if (w.device_kind() == dist::DeviceKind::kCuda)
+    o.device = at::Device(at::kCUDA, w.device_index());
   auto trainer = DemoTrainer::Create(comm.value().get(), o);
-  st = w.AgreeOnStatus(trainer.ok() ? Status::Ok() : trainer.status(), "failed to build the trainer");
+  st = w.AgreeOnStatus(trainer.ok() ? Status::Ok() : trainer.status(),
+                       "failed to build the trainer");
   if (!st.ok()) return fail(st);
   LogInfo("world: " + std::to_string(w.size()) + " ranks on " + std::to_string(w.node_count()) +
-          " node(s), launcher " + w.launcher() + ", backend " + dist::BackendName(comm.value()->backend()) +
-          ", " + std::to_string(nthreads) + " thread(s) per rank");
+          " node(s), launcher " + w.launcher() + ", backend " +
+          dist::BackendName(comm.value()->backend()) + ", " + std::to_string(nthreads) +
+          " thread(s) per rank");
   LogInfo("demo: conv net with SyncBatchNorm, global batch " +
           std::to_string(o.per_rank_batch * o.accumulation * w.size()) + " (" +
           std::to_string(o.per_rank_batch) + " per rank x " + std::to_string(o.accumulation) +
@@ -83,10 +91,12 @@ int TrainCommand(int argc, char** argv, int first) {
     at::Tensor l = at::full({1}, loss.value(), at::kDouble);
     st = comm.value()->AllReduce(l, dist::ReduceOp::kAvg)->Wait();
     if (!st.ok()) return fail(st);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     char line[160];
     std::snprintf(line, sizeof(line), "step %lld/%lld loss %.6f %.1f ms/step",
-                  static_cast<long long>(step + 1), static_cast<long long>(o.steps), l.item<double>(), ms);
+                  static_cast<long long>(step + 1), static_cast<long long>(o.steps),
+                  l.item<double>(), ms);
     LogInfo(line);
   }
   // ---- END TRAINING LOOP --------------------------------------------------------------------

@@ -4,7 +4,8 @@
 
 namespace fc {
 
-void Flags::Add(const std::string& name, const std::string& default_value, const std::string& help) {
+void Flags::Add(const std::string& name, const std::string& default_value,
+                const std::string& help) {
   specs_[name] = Spec{default_value, help};
   order_.push_back(name);
 }
@@ -22,11 +23,14 @@ Status Flags::Parse(int argc, char** argv, int first) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     } else {
-      if (specs_.count(name) == 0) return Status::InvalidArgument(command_ + ": unknown flag --" + name);
-      if (i + 1 >= argc) return Status::InvalidArgument(command_ + ": flag --" + name + " needs a value");
+      if (specs_.count(name) == 0)
+        return Status::InvalidArgument(command_ + ": unknown flag --" + name);
+      if (i + 1 >= argc)
+        return Status::InvalidArgument(command_ + ": flag --" + name + " needs a value");
       value = argv[++i];
     }
-    if (specs_.count(name) == 0) return Status::InvalidArgument(command_ + ": unknown flag --" + name);
+    if (specs_.count(name) == 0)
+      return Status::InvalidArgument(command_ + ": unknown flag --" + name);
     values_[name] = value;
   }
   return Status::Ok();
@@ -42,7 +46,8 @@ Result<int64_t> Flags::Int(const std::string& name) const {
   char* end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0') {
-    return Status::InvalidArgument(command_ + ": --" + name + " expects an integer, got '" + v + "'");
+    return Status::InvalidArgument(command_ + ": --" + name + " expects an integer, got '" + v +
+                                   "'");
   }
   return static_cast<int64_t>(x);
 }
@@ -63,12 +68,17 @@ Result<int64_t> Flags::Bytes(const std::string& name) const {
   long long x = std::strtoll(v.c_str(), &end, 10);
   int64_t mult = 1;
   std::string suffix = end ? end : "";
-  if (suffix == "K" || suffix == "k") mult = 1024;
-  else if (suffix == "M" || suffix == "m") mult = 1024 * 1024;
-  else if (suffix == "G" || suffix == "g") mult = int64_t{1024} * 1024 * 1024;
-  else if (!suffix.empty()) mult = -1;
+  if (suffix == "K" || suffix == "k")
+    mult = 1024;
+  else if (suffix == "M" || suffix == "m")
+    mult = 1024 * 1024;
+  else if (suffix == "G" || suffix == "g")
+    mult = int64_t{1024} * 1024 * 1024;
+  else if (!suffix.empty())
+    mult = -1;
   if (v.empty() || end == v.c_str() || mult < 0 || x < 0) {
-    return Status::InvalidArgument(command_ + ": --" + name + " expects a size like 4096, 4K, 32M, got '" + v + "'");
+    return Status::InvalidArgument(command_ + ": --" + name +
+                                   " expects a size like 4096, 4K, 32M, got '" + v + "'");
   }
   return static_cast<int64_t>(x) * mult;
 }
@@ -77,7 +87,8 @@ std::string Flags::Usage() const {
   std::string s;
   for (const auto& n : order_) {
     const Spec& sp = specs_.at(n);
-    s += "  --" + n + " (default " + (sp.def.empty() ? "\"\"" : sp.def) + ")\n      " + sp.help + "\n";
+    s += "  --" + n + " (default " + (sp.def.empty() ? "\"\"" : sp.def) + ")\n      " + sp.help +
+         "\n";
   }
   return s;
 }

@@ -23,11 +23,11 @@ void LogError(const std::string& msg);
 
 }  // namespace fc
 
-#define FC_CHECK(cond, msg)                                                        \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::ostringstream _fc_os;                                                   \
-      _fc_os << msg;                                                               \
-      ::fc::CheckFailed(__FILE__, __LINE__, #cond, _fc_os.str());                  \
-    }                                                                              \
+#define FC_CHECK(cond, msg)                                       \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      std::ostringstream _fc_os;                                  \
+      _fc_os << msg;                                              \
+      ::fc::CheckFailed(__FILE__, __LINE__, #cond, _fc_os.str()); \
+    }                                                             \
   } while (0)

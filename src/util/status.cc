@@ -5,15 +5,24 @@ namespace fc {
 namespace {
 const char* CodeName(Status::Code c) {
   switch (c) {
-    case Status::Code::kOk: return "OK";
-    case Status::Code::kInvalidArgument: return "InvalidArgument";
-    case Status::Code::kNotFound: return "NotFound";
-    case Status::Code::kCorruption: return "Corruption";
-    case Status::Code::kIoError: return "IoError";
-    case Status::Code::kInternal: return "Internal";
-    case Status::Code::kDeadlineExceeded: return "DeadlineExceeded";
-    case Status::Code::kUnavailable: return "Unavailable";
-    case Status::Code::kAborted: return "Aborted";
+    case Status::Code::kOk:
+      return "OK";
+    case Status::Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Status::Code::kNotFound:
+      return "NotFound";
+    case Status::Code::kCorruption:
+      return "Corruption";
+    case Status::Code::kIoError:
+      return "IoError";
+    case Status::Code::kInternal:
+      return "Internal";
+    case Status::Code::kDeadlineExceeded:
+      return "DeadlineExceeded";
+    case Status::Code::kUnavailable:
+      return "Unavailable";
+    case Status::Code::kAborted:
+      return "Aborted";
   }
   return "Unknown";
 }

@@ -17,19 +17,21 @@ class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidArgument,  // bad config, flag or call argument
-    kNotFound,         // a file, field or step that does not exist
-    kCorruption,       // a file whose bytes do not match its format or checksum
-    kIoError,          // the OS said no
-    kInternal,         // a backend (MPI, NCCL, CUDA, LibTorch) failed
-    kDeadlineExceeded, // a collective or wait ran past its deadline
-    kUnavailable,      // a feature not built in or not present on this machine (e.g. no GPU)
-    kAborted,          // another rank failed; this one stops too
+    kInvalidArgument,   // bad config, flag or call argument
+    kNotFound,          // a file, field or step that does not exist
+    kCorruption,        // a file whose bytes do not match its format or checksum
+    kIoError,           // the OS said no
+    kInternal,          // a backend (MPI, NCCL, CUDA, LibTorch) failed
+    kDeadlineExceeded,  // a collective or wait ran past its deadline
+    kUnavailable,       // a feature not built in or not present on this machine (e.g. no GPU)
+    kAborted,           // another rank failed; this one stops too
   };
 
   Status() = default;  // OK
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+  static Status InvalidArgument(std::string m) {
+    return Status(Code::kInvalidArgument, std::move(m));
+  }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
@@ -78,17 +80,16 @@ class [[nodiscard]] Result {
 }  // namespace fc
 
 // Returns early with the status when it is not OK.
-#define FC_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    ::fc::Status _fc_st = (expr);           \
-    if (!_fc_st.ok()) return _fc_st;        \
+#define FC_RETURN_IF_ERROR(expr)     \
+  do {                               \
+    ::fc::Status _fc_st = (expr);    \
+    if (!_fc_st.ok()) return _fc_st; \
   } while (0)
 
 #define FC_CONCAT_INNER(a, b) a##b
 #define FC_CONCAT(a, b) FC_CONCAT_INNER(a, b)
 // FC_ASSIGN_OR_RETURN(auto x, MakeX()); returns the status when the Result is not OK.
-#define FC_ASSIGN_OR_RETURN(lhs, rexpr)                                      \
-  auto FC_CONCAT(_fc_res_, __LINE__) = (rexpr);                              \
-  if (!FC_CONCAT(_fc_res_, __LINE__).ok())                                   \
-    return FC_CONCAT(_fc_res_, __LINE__).status();                           \
+#define FC_ASSIGN_OR_RETURN(lhs, rexpr)                                                   \
+  auto FC_CONCAT(_fc_res_, __LINE__) = (rexpr);                                           \
+  if (!FC_CONCAT(_fc_res_, __LINE__).ok()) return FC_CONCAT(_fc_res_, __LINE__).status(); \
   lhs = std::move(FC_CONCAT(_fc_res_, __LINE__)).value()

@@ -35,7 +35,8 @@ void CheckCollectivesExact(dist::Communicator* comm, int64_t count, at::ScalarTy
                            at::Device device) {
   const int P = comm->size(), r = comm->rank();
   const std::string tag = std::string(c10::toString(dtype)) + " x" + std::to_string(count) +
-                          " on " + device.str() + " rank " + std::to_string(r) + "/" + std::to_string(P);
+                          " on " + device.str() + " rank " + std::to_string(r) + "/" +
+                          std::to_string(P);
   at::Tensor base = (at::arange(count, at::kLong).remainder(7) + 1).to(at::kDouble);
 
   at::Tensor t = Pattern(count, r, dtype, device);
@@ -123,8 +124,8 @@ void CheckSyncBatchNormMatchesBatchNorm(dist::Communicator* comm, const std::vec
     if (q == r) offset = total;
     total += split[q];
   }
-  std::vector<int64_t> shape = T > 0 ? std::vector<int64_t>{total, T, C, H, W}
-                                     : std::vector<int64_t>{total, C, H, W};
+  std::vector<int64_t> shape =
+      T > 0 ? std::vector<int64_t>{total, T, C, H, W} : std::vector<int64_t>{total, C, H, W};
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
   at::Tensor X = at::randn(shape, gen) * 2 + 1;
   at::Tensor G = at::randn(shape, gen);
@@ -152,8 +153,13 @@ void CheckSyncBatchNormMatchesBatchNorm(dist::Communicator* comm, const std::vec
   for (int64_t t = 0; t < K; ++t) {
     at::Tensor rm = at::zeros({C}), rv = at::ones({C});
     at::Tensor xt = T > 0 ? Xr.select(1, t) : Xr;
-    ys.push_back(torch::nn::functional::batch_norm(
-        xt, rm, rv, torch::nn::functional::BatchNormFuncOptions().weight(wr).bias(br).training(true).momentum(0.1).eps(1e-5)));
+    ys.push_back(torch::nn::functional::batch_norm(xt, rm, rv,
+                                                   torch::nn::functional::BatchNormFuncOptions()
+                                                       .weight(wr)
+                                                       .bias(br)
+                                                       .training(true)
+                                                       .momentum(0.1)
+                                                       .eps(1e-5)));
     rms.push_back(rm);
     rvs.push_back(rv);
   }
@@ -164,13 +170,16 @@ void CheckSyncBatchNormMatchesBatchNorm(dist::Communicator* comm, const std::vec
                           (T > 0 ? " per-time-step T=" + std::to_string(T) : "");
   if (split[r] > 0) {
     EXPECT_LE(RelDiff(y, Yr.narrow(0, offset, split[r])), tol) << "forward, " << tag;
-    EXPECT_LE(RelDiff(x.grad(), Xr.grad().narrow(0, offset, split[r])), tol) << "input grad, " << tag;
+    EXPECT_LE(RelDiff(x.grad(), Xr.grad().narrow(0, offset, split[r])), tol)
+        << "input grad, " << tag;
   } else {
     EXPECT_EQ(y.numel(), 0);
   }
   // Weight/bias gradients are local contributions: their sum over ranks is the reference's.
-  at::Tensor gw = bn->weight.grad().defined() ? bn->weight.grad().clone() : at::zeros({C}, at::TensorOptions().device(device));
-  at::Tensor gb = bn->bias.grad().defined() ? bn->bias.grad().clone() : at::zeros({C}, at::TensorOptions().device(device));
+  at::Tensor gw = bn->weight.grad().defined() ? bn->weight.grad().clone()
+                                              : at::zeros({C}, at::TensorOptions().device(device));
+  at::Tensor gb = bn->bias.grad().defined() ? bn->bias.grad().clone()
+                                            : at::zeros({C}, at::TensorOptions().device(device));
   ASSERT_TRUE(comm->AllReduce(gw, dist::ReduceOp::kSum)->Wait().ok());
   ASSERT_TRUE(comm->AllReduce(gb, dist::ReduceOp::kSum)->Wait().ok());
   EXPECT_LE(RelDiff(gw, wr.grad()), tol) << "weight grad, " << tag;

@@ -1,10 +1,9 @@
 // gtest main for the multi-rank tests: one process per rank under mpirun. Every rank runs every
 // test; output is printed by all ranks (a failure names its rank), and the exit code is non-zero
 // on every rank if any rank failed, so mpirun reports the failure.
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <mpi.h>
-
-#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
 #include "common/mpi_env.h"

@@ -19,7 +19,8 @@ class Gpu : public ::testing::Test {
     if (g_world->device_kind() != dist::DeviceKind::kCuda) {
       GTEST_SKIP() << "no CUDA device visible (or a CPU-only build): GPU test skipped";
     }
-    if (g_world->gpu_shared()) GTEST_SKIP() << "more local ranks than GPUs: NCCL needs one GPU per rank";
+    if (g_world->gpu_shared())
+      GTEST_SKIP() << "more local ranks than GPUs: NCCL needs one GPU per rank";
     // Exact comparisons: no TF32 in convolutions or matmuls.
     at::globalContext().setAllowTF32CuDNN(false);
     at::globalContext().setAllowTF32CuBLAS(false);
@@ -65,7 +66,8 @@ TEST_F(Gpu, SyncBatchNormMatchesCpuReference) {
 TEST_F(Gpu, GradientSyncOverNcclMatchesSingleProcess) {
   auto c = Make(dist::Backend::kNccl);
   ASSERT_TRUE(c);
-  CheckTrainingMatchesSingleProcess(c.get(), /*steps=*/10, /*b=*/4, /*accumulation=*/2, 1e-4, device());
+  CheckTrainingMatchesSingleProcess(c.get(), /*steps=*/10, /*b=*/4, /*accumulation=*/2, 1e-4,
+                                    device());
 }
 
 }  // namespace

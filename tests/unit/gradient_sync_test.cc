@@ -1,11 +1,12 @@
 // GradientSync on in-process ranks: equivalence with single-process training, accumulation,
 // unused parameters, parameter mismatch, bucket layout.
+#include "dist/gradient_sync.h"
+
 #include <gtest/gtest.h>
 #include <torch/nn/modules/linear.h>
 
 #include "common/checks.h"
 #include "common/ranks.h"
-#include "dist/gradient_sync.h"
 
 namespace fc::testing {
 namespace {

@@ -1,10 +1,11 @@
 // SyncBatchNorm on in-process ranks against LibTorch's batch norm on the concatenated batch.
+#include "dist/sync_batch_norm.h"
+
 #include <gtest/gtest.h>
 
 #include "common/checks.h"
 #include "common/ranks.h"
 #include "dist/communicator_fake.h"
-#include "dist/sync_batch_norm.h"
 
 namespace fc::testing {
 namespace {
@@ -14,11 +15,15 @@ TEST(SyncBatchNorm, EvenBatches) {
 }
 
 TEST(SyncBatchNorm, UnevenAndEmptyBatches) {
-  RunRanks(3, [](int, dist::Communicator* c) { CheckSyncBatchNormMatchesBatchNorm(c, {3, 0, 5}, 0); });
+  RunRanks(3, [](int, dist::Communicator* c) {
+    CheckSyncBatchNormMatchesBatchNorm(c, {3, 0, 5}, 0);
+  });
 }
 
 TEST(SyncBatchNorm, PerTimeStepStatistics) {
-  RunRanks(3, [](int, dist::Communicator* c) { CheckSyncBatchNormMatchesBatchNorm(c, {2, 3, 1}, 4); });
+  RunRanks(3, [](int, dist::Communicator* c) {
+    CheckSyncBatchNormMatchesBatchNorm(c, {2, 3, 1}, 4);
+  });
 }
 
 TEST(SyncBatchNorm, SingleProcessWithoutCommunicator) {
