@@ -215,9 +215,7 @@ int AllReduceCommand(int argc, char** argv, int first) {
   if (!world.ok()) return fail(world.status());
   dist::World& w = *world.value();
   auto comm = dist::MakeCommunicator(w, backend.value());
-  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
-                       "failed to create its communicator");
-  if (!st.ok()) return fail(st);
+  if (!comm.ok()) return fail(comm.status());
 
   at::TensorOptions opts = at::TensorOptions().dtype(dtype);
   if (w.device_kind() == dist::DeviceKind::kCuda) opts = opts.device(at::kCUDA, w.device_index());

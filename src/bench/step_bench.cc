@@ -53,9 +53,7 @@ int StepCommand(int argc, char** argv, int first) {
   if (!world.ok()) return fail(world.status());
   dist::World& w = *world.value();
   auto comm = dist::MakeCommunicator(w, backend.value());
-  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
-                       "failed to create its communicator");
-  if (!st.ok()) return fail(st);
+  if (!comm.ok()) return fail(comm.status());
   train::DemoOptions o;
   o.per_rank_batch = batch.value();
   o.width = width.value();

@@ -45,7 +45,8 @@ Status CheckCollectiveTensor(const at::Tensor& t, const char* what) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Communicator>> MakeCommunicator(const World& world, Backend backend) {
+namespace {
+Result<std::unique_ptr<Communicator>> MakeLocal(const World& world, Backend backend) {
   const bool cuda = world.device_kind() == DeviceKind::kCuda;
   if (backend == Backend::kAuto)
     backend = (cuda && !world.gpu_shared()) ? Backend::kNccl : Backend::kMpi;
@@ -65,6 +66,15 @@ Result<std::unique_ptr<Communicator>> MakeCommunicator(const World& world, Backe
   }
   FC_ASSIGN_OR_RETURN(auto mpi, MpiCommunicator::Create(world.comm()));
   return std::unique_ptr<Communicator>(std::move(mpi));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Communicator>> MakeCommunicator(const World& world, Backend backend) {
+  auto comm = MakeLocal(world, backend);
+  FC_RETURN_IF_ERROR(world.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
+                                         "failed to create its communicator"));
+  return comm;
 }
 
 }  // namespace fc::dist

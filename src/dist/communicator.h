@@ -82,8 +82,9 @@ class Communicator {
   virtual Status Barrier() = 0;
 };
 
-// Builds the communicator for `world`: `kAuto` picks nccl when the world's device is CUDA and every
-// local rank has a GPU of its own, mpi otherwise. `kNccl` fails clearly on CPU or a shared GPU.
+// Builds the communicator for `world` (collective): `kAuto` picks nccl when the world's device is
+// CUDA and every local rank has a GPU of its own, mpi otherwise. `kNccl` fails clearly on CPU or a
+// shared GPU. The outcome is agreed: if any rank fails, every rank gets Aborted naming it.
 Result<std::unique_ptr<Communicator>> MakeCommunicator(const World& world, Backend backend);
 
 // Validates a tensor for a collective; returns InvalidArgument naming `what` otherwise.

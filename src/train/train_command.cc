@@ -57,9 +57,7 @@ int TrainCommand(int argc, char** argv, int first) {
           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / w.local_size());
   at::set_num_threads(nthreads);
   auto comm = dist::MakeCommunicator(w, backend.value());
-  st = w.AgreeOnStatus(comm.ok() ? Status::Ok() : comm.status(),
-                       "failed to create its communicator");
-  if (!st.ok()) return fail(st);
+  if (!comm.ok()) return fail(comm.status());
 
   DemoOptions o;
   o.steps = steps.value();

@@ -37,6 +37,13 @@ TEST_F(Dist, CollectivesExact) {
   }
 }
 
+TEST_F(Dist, NcclOnACpuWorldIsAClearError) {
+  auto c = dist::MakeCommunicator(*g_world, dist::Backend::kNccl);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("backend nccl needs a CUDA device"), std::string::npos)
+      << c.status().message();
+}
+
 TEST_F(Dist, AgreeOnStatusNamesTheFailedRank) {
   Status local = comm_->rank() == comm_->size() - 1 ? Status::Internal("boom") : Status::Ok();
   Status all = g_world->AgreeOnStatus(local, "failed a check");

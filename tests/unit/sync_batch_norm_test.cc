@@ -72,3 +72,32 @@ TEST(SyncBatchNorm, AttachFindsNestedLayers) {
 
 }  // namespace
 }  // namespace fc::testing
+
+namespace fc::testing {
+namespace {
+
+// 1d ([N, C] and [N, C, L]) and 3d ([N, C, D, H, W]) layouts through the synchronised path (a
+// one-rank communicator) against LibTorch's batch norm: output, input and weight gradients.
+TEST(SyncBatchNorm, OneAndThreeDimensionalLayouts) {
+  dist::FakeHub hub(1);
+  auto c = hub.Make(0);
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{6, 3}, std::vector<int64_t>{4, 3, 7},
+                                     std::vector<int64_t>{2, 3, 4, 5, 3}}) {
+    torch::manual_seed(3);
+    at::Tensor x = at::randn(shape) * 3 + 2, g = at::randn(shape);
+    dist::SyncBatchNorm bn(3);
+    bn->set_communicator(c.get());
+    at::Tensor xa = x.clone().requires_grad_(true);
+    (bn(xa) * g).sum().backward();
+    at::Tensor w = at::ones({3}).requires_grad_(true), b = at::zeros({3}).requires_grad_(true);
+    at::Tensor rm = at::zeros({3}), rv = at::ones({3});
+    at::Tensor xr = x.clone().requires_grad_(true);
+    (at::batch_norm(xr, w, b, rm, rv, true, 0.1, 1e-5, false) * g).sum().backward();
+    EXPECT_LE(RelDiff(xa.grad(), xr.grad()), 1e-5) << "shape dims " << shape.size();
+    EXPECT_LE(RelDiff(bn->weight.grad(), w.grad()), 1e-5) << "shape dims " << shape.size();
+    EXPECT_LE(RelDiff(bn->running_var, rv), 1e-5) << "shape dims " << shape.size();
+  }
+}
+
+}  // namespace
+}  // namespace fc::testing
