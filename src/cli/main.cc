@@ -4,6 +4,8 @@
 #include <string>
 
 #include "bench/commands.h"
+#include "ckpt/commands.h"
+#include "config/commands.h"
 #include "train/commands.h"
 #include "util/allocator.h"
 
@@ -18,6 +20,9 @@ const char* kUsage =
     "commands:\n"
     "  train              train the embedded default workload data-parallel and print per-step "
     "loss\n"
+    "  ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR OUT.pt\n"
+    "                     committed steps; check every CRC; tensors and metadata; model tensors for torch.load\n"
+    "  config check CONFIG  validate a run config (--set path=value overrides) and print the effective config\n"
     "  bench allreduce    all-reduce bandwidth table: raw backend vs GradientSync (nccl-tests "
     "layout)\n"
     "  bench step         ms/step of the data-parallel demo step (peer: PyTorch DDP)\n"
@@ -54,6 +59,8 @@ int main(int argc, char** argv) {
     }
     return fc::train::TrainCommand(argc, argv, 2);
   }
+  if (cmd == "ckpt") return fc::ckpt::CkptCommand(argc, argv, 2);
+  if (cmd == "config") return fc::config::ConfigCommand(argc, argv, 2);
   if (cmd == "bench" && argc >= 3) {
     const std::string sub = argv[2];
     if (WantsHelp(argc, argv, 3)) {

@@ -1,11 +1,32 @@
 #include "dist/communicator.h"
 
+#include <cstring>
+
 #include "dist/communicator_mpi.h"
 #include "dist/communicator_nccl.h"
 #include "dist/world.h"
 #include "util/logging.h"
 
 namespace fc::dist {
+
+Status AgreeOnStatus(Communicator* comm, const Status& local, const std::string& what) {
+  constexpr int64_t kRow = 512;
+  at::Tensor row = at::zeros({kRow}, at::kByte);
+  const std::string text = local.ok() ? "" : local.ToString();
+  auto* p = static_cast<char*>(row.data_ptr());
+  p[0] = local.ok() ? 1 : 0;
+  std::memcpy(p + 1, text.data(), std::min<size_t>(text.size(), kRow - 2));
+  at::Tensor rows = at::zeros({kRow * comm->size()}, at::kByte);
+  FC_RETURN_IF_ERROR(comm->AllGather(row, rows)->Wait());
+  std::string failures;
+  for (int r = 0; r < comm->size(); ++r) {
+    const char* q = static_cast<const char*>(rows.data_ptr()) + r * kRow;
+    if (q[0] == 1) continue;
+    if (!failures.empty()) failures += "; ";
+    failures += "rank " + std::to_string(r) + " " + what + ": " + std::string(q + 1, strnlen(q + 1, kRow - 1));
+  }
+  return failures.empty() ? Status::Ok() : Status::Aborted(failures);
+}
 
 const char* BackendName(Backend b) {
   switch (b) {

@@ -87,6 +87,10 @@ class Communicator {
 // shared GPU. The outcome is agreed: if any rank fails, every rank gets Aborted naming it.
 Result<std::unique_ptr<Communicator>> MakeCommunicator(const World& world, Backend backend);
 
+// Collective over `comm`: OK on every rank iff `local` is OK on every rank; otherwise every rank
+// gets Aborted("rank R <what>: <message>; ...") naming each failed rank.
+Status AgreeOnStatus(Communicator* comm, const Status& local, const std::string& what);
+
 // Validates a tensor for a collective; returns InvalidArgument naming `what` otherwise.
 Status CheckCollectiveTensor(const at::Tensor& t, const char* what);
 

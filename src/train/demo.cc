@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/functional/pooling.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
 
 namespace fc::train {
 
@@ -61,12 +63,25 @@ Result<std::unique_ptr<DemoTrainer>> DemoTrainer::Create(dist::Communicator* com
   std::unique_ptr<DemoTrainer> t(new DemoTrainer(comm, o));
   t->net_->to(o.device, o.dtype);
   if (comm != nullptr) {
-    dist::AttachSyncBatchNorm(*t->net_, comm);
+    if (o.sync_bn) dist::AttachSyncBatchNorm(*t->net_, comm);
     FC_ASSIGN_OR_RETURN(t->sync_, dist::GradientSync::Create(*t->net_, comm, o.sync, "demo"));
   }
-  t->optimizer_ = std::make_unique<torch::optim::SGD>(
-      t->net_->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum));
+  if (o.optimizer == DemoOptions::Optimizer::kAdam) {
+    t->optimizer_ = std::make_unique<torch::optim::Adam>(
+        t->net_->parameters(), torch::optim::AdamOptions(o.lr)
+                                   .betas({o.beta1, o.beta2})
+                                   .eps(o.eps)
+                                   .weight_decay(o.weight_decay));
+  } else {
+    t->optimizer_ = std::make_unique<torch::optim::SGD>(
+        t->net_->parameters(),
+        torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  }
   return t;
+}
+
+void DemoTrainer::SetLearningRate(double lr) {
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
 }
 
 std::vector<DemoBatch> DemoTrainer::Batches(int64_t step) const {

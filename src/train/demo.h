@@ -12,7 +12,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/optim/sgd.h>
+#include <torch/optim/optimizer.h>
 
 #include <memory>
 
@@ -44,8 +44,13 @@ struct DemoOptions {
   int64_t accumulation = 1;  // micro-batches per step (NoSync on all but the last)
   int64_t image_size = 32;
   int64_t width = 16;
+  enum class Optimizer { kSgd, kAdam };
+  Optimizer optimizer = Optimizer::kSgd;
   double lr = 0.05;
-  double momentum = 0.9;
+  double momentum = 0.9;  // SGD
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
+  double weight_decay = 0;
+  bool sync_bn = true;  // attach batch norm to the communicator
   uint64_t seed = 1234;
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;  // parameters, buffers and frames
@@ -66,6 +71,8 @@ class DemoTrainer {
   // One optimizer step on the given micro-batches (NoSync on all but the last).
   Result<double> StepOn(const std::vector<DemoBatch>& micro_batches);
   DemoNet& net() { return net_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  void SetLearningRate(double lr);
   dist::GradientSync* sync() { return sync_.get(); }
 
  private:
@@ -74,7 +81,7 @@ class DemoTrainer {
   DemoOptions options_;
   DemoNet net_;
   std::unique_ptr<dist::GradientSync> sync_;
-  std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
 };
 
 }  // namespace fc::train

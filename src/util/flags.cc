@@ -10,6 +10,14 @@ void Flags::Add(const std::string& name, const std::string& default_value,
   order_.push_back(name);
 }
 
+void Flags::AddList(const std::string& name, const std::string& help) {
+  specs_[name] = Spec{"", help + " (repeatable)"};
+  order_.push_back(name);
+  lists_[name];
+}
+
+const std::vector<std::string>& Flags::List(const std::string& name) const { return lists_.at(name); }
+
 Status Flags::Parse(int argc, char** argv, int first) {
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
@@ -31,7 +39,11 @@ Status Flags::Parse(int argc, char** argv, int first) {
     }
     if (specs_.count(name) == 0)
       return Status::InvalidArgument(command_ + ": unknown flag --" + name);
-    values_[name] = value;
+    if (lists_.count(name)) {
+      lists_[name].push_back(value);
+    } else {
+      values_[name] = value;
+    }
   }
   return Status::Ok();
 }

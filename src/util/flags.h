@@ -16,6 +16,9 @@ class Flags {
  public:
   explicit Flags(std::string command) : command_(std::move(command)) {}
   void Add(const std::string& name, const std::string& default_value, const std::string& help);
+  // A flag that may be given several times (e.g. --set a=1 --set b=2); values kept in order.
+  void AddList(const std::string& name, const std::string& help);
+  const std::vector<std::string>& List(const std::string& name) const;
   // Parses argv[first..argc). Positional arguments are collected in positional().
   Status Parse(int argc, char** argv, int first);
   std::string Str(const std::string& name) const;
@@ -35,6 +38,7 @@ class Flags {
   std::map<std::string, Spec> specs_;
   std::vector<std::string> order_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> lists_;
   std::vector<std::string> positional_;
 };
 

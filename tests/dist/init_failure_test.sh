@@ -3,7 +3,7 @@
 # usage: init_failure_test.sh MPIRUN FRAMECAST
 set -u
 mpirun="$1"; framecast="$2"
-out="$(timeout 60 "$mpirun" --oversubscribe -np 3 -x FRAMECAST_FAULT_INIT_RANK=1 "$framecast" train --steps 1 2>&1)"
+out="$(timeout 60 "$mpirun" --oversubscribe -np 3 -x FRAMECAST_FAULT_INIT_RANK=1 "$framecast" train --set output_dir="$(mktemp -d)/run" --set stages[0].steps=1 2>&1)"
 rc=$?
 echo "$out"
 [ "$rc" -ne 0 ] || { echo "FAIL: exit code 0"; exit 1; }

@@ -12,8 +12,10 @@ check() {  # expected-substring command...
   fi
 }
 check "unknown flag --stepz" "$fc" train --stepz 3
-check "--steps expects an integer" "$fc" train --steps three
-check "unknown backend 'gloo'" "$fc" train --backend gloo
+check "has no field 'stepz'" "$fc" train --set stages[0].stepz=3
+check "'three' is not a valid int64" "$fc" train --set stages[0].steps=three
+check "'BACKEND_GLOO' is not a valid enum" "$fc" train --set dist.backend=BACKEND_GLOO
+check "no-such.pbtxt: cannot open config file" "$fc" train no-such.pbtxt
 check "unknown command 'trian'" "$fc" trian
 check "--dtype: unknown type 'int4'" "$fc" bench allreduce --dtype int4
 check "--max-bytes expects a size" "$fc" bench allreduce --max-bytes 12Q

@@ -1,0 +1,153 @@
+#include "ckpt/files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace fc::ckpt {
+namespace {
+Status OsError(const std::string& what, const std::string& path) {
+  return Status::IoError(path + ": " + what + ": " + std::strerror(errno));
+}
+}  // namespace
+
+Result<WriteFile> WriteFile::Create(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return OsError("cannot create", path);
+  return WriteFile(fd, path);
+}
+
+WriteFile::~WriteFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status WriteFile::Append(const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return OsError("write failed at offset " + std::to_string(offset_), path_);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset_ += static_cast<uint64_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status WriteFile::SyncAndClose() {
+  if (::fsync(fd_) != 0) return OsError("fsync failed", path_);
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) return OsError("close failed", path_);
+  return Status::Ok();
+}
+
+Result<int> OpenForRead(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return OsError("cannot open", path);
+  return fd;
+}
+
+Status ReadAt(const std::string& path, int fd, uint64_t offset, void* out, size_t n) {
+  char* p = static_cast<char*>(out);
+  while (n > 0) {
+    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return OsError("read failed at offset " + std::to_string(offset), path);
+    }
+    if (r == 0) return Status::Corruption(path + ": truncated: no data at offset " + std::to_string(offset));
+    p += r;
+    n -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> FileSize(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return OsError("cannot stat", path);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {
+  FC_ASSIGN_OR_RETURN(uint64_t size, FileSize(path));
+  if (size > max_bytes) {
+    return Status::Corruption(path + ": " + std::to_string(size) + " bytes, more than the " +
+                              std::to_string(max_bytes) + " allowed");
+  }
+  FC_ASSIGN_OR_RETURN(int fd, OpenForRead(path));
+  std::string data(size, '\0');
+  Status s = size ? ReadAt(path, fd, 0, data.data(), size) : Status::Ok();
+  ::close(fd);
+  FC_RETURN_IF_ERROR(s);
+  return data;
+}
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return OsError("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return OsError("fsync of directory failed", dir);
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  {
+    FC_ASSIGN_OR_RETURN(WriteFile f, WriteFile::Create(tmp));
+    Status s = f.Append(data.data(), data.size());
+    if (s.ok()) s = f.SyncAndClose();
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = OsError("cannot rename " + tmp + " onto", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncDir(std::filesystem::path(path).parent_path().string());
+}
+
+Status MakeDirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError(dir + ": cannot create directory: " + ec.message());
+  return Status::Ok();
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Status::IoError(path + ": cannot remove: " + ec.message());
+  return Status::Ok();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+}  // namespace fc::ckpt

@@ -1,0 +1,45 @@
+// POSIX file operations for checkpoints, as Status values that name the path and the OS error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace fc::ckpt {
+
+// A file opened for writing (created or truncated). Close() fsyncs before closing.
+class WriteFile {
+ public:
+  static Result<WriteFile> Create(const std::string& path);
+  WriteFile(WriteFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)), offset_(o.offset_) { o.fd_ = -1; }
+  WriteFile& operator=(WriteFile&&) = delete;
+  ~WriteFile();
+  // Appends n bytes (handles short writes; ENOSPC and EFBIG come back as IoError).
+  Status Append(const void* data, size_t n);
+  uint64_t offset() const { return offset_; }
+  Status SyncAndClose();
+
+ private:
+  WriteFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::string path_;
+  uint64_t offset_ = 0;
+};
+
+// Reads exactly n bytes at `offset` into `out`.
+Status ReadAt(const std::string& path, int fd, uint64_t offset, void* out, size_t n);
+Result<int> OpenForRead(const std::string& path);
+Result<uint64_t> FileSize(const std::string& path);
+Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes);
+// Writes `data` to path.tmp, fsyncs, renames onto path, fsyncs the directory: atomic replace.
+Status WriteFileAtomic(const std::string& path, const std::string& data);
+Status SyncDir(const std::string& dir);
+Status MakeDirs(const std::string& dir);
+Status RemoveTree(const std::string& path);
+bool Exists(const std::string& path);
+// Names of the entries of `dir` (no "." or ".."); empty if it does not exist.
+std::vector<std::string> ListDir(const std::string& dir);
+
+}  // namespace fc::ckpt

@@ -1,0 +1,41 @@
+// framecast config check CONFIG [--set field.path=value ...] [--ranks N]
+#include <cstdio>
+
+#include "config/commands.h"
+#include "config/run_config.h"
+#include "util/flags.h"
+
+namespace fc::config {
+
+int ConfigCommand(int argc, char** argv, int first) {
+  if (first >= argc || std::string(argv[first]) != "check") {
+    std::fprintf(stderr, "usage: framecast config check CONFIG [--set field.path=value ...] [--ranks N]\n");
+    return 2;
+  }
+  Flags flags("framecast config check");
+  flags.AddList("set", "override one field, e.g. --set stages[0].steps=10");
+  flags.Add("ranks", "0", "also check the rules that depend on the number of ranks");
+  Status st = flags.Parse(argc, argv, first + 1);
+  if (st.ok() && flags.positional().size() != 1) {
+    st = Status::InvalidArgument("framecast config check: expected one CONFIG file");
+  }
+  auto ranks = flags.Int("ranks");
+  if (st.ok()) st = ranks.status();
+  if (!st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return 2;
+  }
+  const std::string path = flags.positional()[0];
+  auto cfg = LoadRunConfig(path, flags.List("set"));
+  if (cfg.ok() && ranks.value() > 0) st = ValidateForWorld(cfg.value(), static_cast<int>(ranks.value())).WithContext(path);
+  if (!cfg.ok() || !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", (cfg.ok() ? st : cfg.status()).message().c_str());
+    return 1;
+  }
+  const std::string text = ToText(cfg.value());
+  std::printf("# effective config of %s (digest %s, run directory %s)\n%s", path.c_str(),
+              Digest(text).c_str(), RunDir(cfg.value()).c_str(), text.c_str());
+  return 0;
+}
+
+}  // namespace fc::config

@@ -1,0 +1,232 @@
+#include "config/run_config.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace fc::config {
+
+namespace pb = google::protobuf;
+using framecast::RunConfig;
+
+namespace {
+
+class Collector : public pb::io::ErrorCollector {
+ public:
+  explicit Collector(std::string source) : source_(std::move(source)) {}
+  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
+    if (first_.empty()) {
+      first_ = source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+               message;
+    }
+  }
+  void AddWarning(int, pb::io::ColumnNumber, const std::string&) override {}
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string source_;
+  std::string first_;
+};
+
+Status Invalid(const std::string& path, const std::string& rule) {
+  return Status::InvalidArgument(path + ": " + rule);
+}
+
+}  // namespace
+
+Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string& source) {
+  RunConfig config;
+  Collector errors(source);
+  pb::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, &config)) {
+    return Status::InvalidArgument(errors.first().empty() ? source + ": cannot parse" : errors.first());
+  }
+  return config;
+}
+
+Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open config file");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  FC_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfigText(buf.str(), path));
+  for (const std::string& o : overrides) FC_RETURN_IF_ERROR(ApplyOverride(&config, o));
+  ApplyDefaults(&config);
+  FC_RETURN_IF_ERROR(Validate(config).WithContext(path));
+  return config;
+}
+
+Status ApplyOverride(RunConfig* config, const std::string& assignment) {
+  const std::string where = "--set " + assignment;
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Status::InvalidArgument(where + ": expected field.path=value");
+  }
+  const std::string path = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  static const std::regex kPart(R"(([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]+)\])?)");
+  pb::Message* msg = config;
+  std::stringstream parts(path);
+  std::string part;
+  std::vector<std::string> all;
+  while (std::getline(parts, part, '.')) all.push_back(part);
+  for (size_t i = 0; i < all.size(); ++i) {
+    std::smatch m;
+    if (!std::regex_match(all[i], m, kPart)) {
+      return Status::InvalidArgument(where + ": bad path element '" + all[i] + "'");
+    }
+    const pb::Descriptor* d = msg->GetDescriptor();
+    const pb::FieldDescriptor* f = d->FindFieldByName(m[1].str());
+    if (f == nullptr) {
+      return Status::InvalidArgument(where + ": " + d->full_name() + " has no field '" + m[1].str() + "'");
+    }
+    const pb::Reflection* r = msg->GetReflection();
+    const bool last = i + 1 == all.size();
+    if (f->is_repeated()) {
+      if (!m[2].matched) {
+        return Status::InvalidArgument(where + ": '" + f->name() + "' is repeated: use " + f->name() + "[i]");
+      }
+      const int idx = std::stoi(m[2].str());
+      const int size = r->FieldSize(*msg, f);
+      if (idx > size) {
+        return Status::InvalidArgument(where + ": index " + std::to_string(idx) + " past the end of " +
+                                       f->name() + " (size " + std::to_string(size) + ")");
+      }
+      if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (last) return Status::InvalidArgument(where + ": '" + f->name() + "' is a message");
+        msg = idx == size ? r->AddMessage(msg, f) : r->MutableRepeatedMessage(msg, f, idx);
+        continue;
+      }
+      if (!last) return Status::InvalidArgument(where + ": '" + f->name() + "' is not a message");
+      return Status::InvalidArgument(where + ": repeated scalar fields cannot be set with --set");
+    }
+    if (m[2].matched) return Status::InvalidArgument(where + ": '" + f->name() + "' is not repeated");
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (last) return Status::InvalidArgument(where + ": '" + f->name() + "' is a message, not a value");
+      msg = r->MutableMessage(msg, f);
+      continue;
+    }
+    if (!last) return Status::InvalidArgument(where + ": '" + f->name() + "' is not a message");
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+      r->SetString(msg, f, value);  // strings are taken verbatim, no quotes needed
+      continue;
+    }
+    Collector errors("--set");
+    pb::TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    if (!parser.ParseFieldValueFromString(value, f, msg)) {
+      return Status::InvalidArgument(where + ": '" + value + "' is not a valid " + f->type_name() +
+                                     " for " + f->full_name());
+    }
+  }
+  return Status::Ok();
+}
+
+void ApplyDefaults(RunConfig* c) {
+  if (c->accumulation_steps() == 0) c->set_accumulation_steps(1);
+  auto* ck = c->mutable_checkpoint();
+  if (ck->keep_last() == 0) ck->set_keep_last(3);
+  if (c->logging().every_steps() == 0) c->mutable_logging()->set_every_steps(1);
+  if (c->data().has_procedural_blobs() && c->data().procedural_blobs().image_size() == 0) {
+    c->mutable_data()->mutable_procedural_blobs()->set_image_size(32);
+  }
+  if (c->model().has_demo() && c->model().demo().width() == 0) {
+    c->mutable_model()->mutable_demo()->set_width(16);
+  }
+  for (auto& o : *c->mutable_optimizers()) {
+    if (o.network().empty()) o.set_network("model");
+    if (o.has_adam()) {
+      auto* a = o.mutable_adam();
+      if (a->beta1() == 0) a->set_beta1(0.9);
+      if (a->beta2() == 0) a->set_beta2(0.999);
+      if (a->eps() == 0) a->set_eps(1e-8);
+    }
+  }
+  for (int i = 0; i < c->stages_size(); ++i) {
+    if (c->stages(i).name().empty()) c->mutable_stages(i)->set_name("stage" + std::to_string(i));
+  }
+}
+
+Status Validate(const RunConfig& c) {
+  static const std::regex kName(R"([A-Za-z0-9._-]+)");
+  if (c.name().empty()) return Invalid("name", "required");
+  if (!std::regex_match(c.name(), kName) || c.name() == "." || c.name() == "..") {
+    return Invalid("name", "'" + c.name() + "' must match [A-Za-z0-9._-]+");
+  }
+  if (c.accumulation_steps() < 1) return Invalid("accumulation_steps", "must be >= 1");
+  if (c.data().global_batch() < 1) return Invalid("data.global_batch", "must be >= 1");
+  if (c.data().source_case() == framecast::DataConfig::SOURCE_NOT_SET) {
+    return Invalid("data", "choose a source (e.g. procedural_blobs)");
+  }
+  if (c.data().has_procedural_blobs() && c.data().procedural_blobs().image_size() < 4) {
+    return Invalid("data.procedural_blobs.image_size", "must be >= 4");
+  }
+  if (c.model().family_case() == framecast::ModelConfig::FAMILY_NOT_SET) {
+    return Invalid("model", "choose a model family (e.g. demo)");
+  }
+  if (c.optimizers_size() == 0) return Invalid("optimizers", "at least one optimizer is required");
+  for (int i = 0; i < c.optimizers_size(); ++i) {
+    const auto& o = c.optimizers(i);
+    const std::string p = "optimizers[" + std::to_string(i) + "]";
+    if (o.kind_case() == framecast::OptimizerConfig::KIND_NOT_SET) return Invalid(p, "choose sgd or adam");
+    if (!(o.lr() > 0)) return Invalid(p + ".lr", "must be > 0");
+    if (o.weight_decay() < 0) return Invalid(p + ".weight_decay", "must be >= 0");
+    if (o.schedule().warmup_steps() < 0) return Invalid(p + ".schedule.warmup_steps", "must be >= 0");
+  }
+  if (c.stages_size() == 0) return Invalid("stages", "at least one stage is required");
+  for (int i = 0; i < c.stages_size(); ++i) {
+    if (c.stages(i).steps() < 1) return Invalid("stages[" + std::to_string(i) + "].steps", "must be >= 1");
+  }
+  const auto& ck = c.checkpoint();
+  if (ck.every_steps() < 0) return Invalid("checkpoint.every_steps", "must be >= 0");
+  if (ck.keep_last() < 2) return Invalid("checkpoint.keep_last", "must be >= 2");
+  if (ck.keep_every() < 0) return Invalid("checkpoint.keep_every", "must be >= 0");
+  if (c.logging().every_steps() < 1) return Invalid("logging.every_steps", "must be >= 1");
+  if (c.dist().first_bucket_mib() < 0 || c.dist().bucket_mib() < 0) {
+    return Invalid("dist", "bucket sizes must be >= 0");
+  }
+  if (c.data().global_batch() % c.accumulation_steps() != 0) {
+    return Invalid("data.global_batch=" + std::to_string(c.data().global_batch()),
+                   "not divisible by accumulation_steps (" + std::to_string(c.accumulation_steps()) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ValidateForWorld(const RunConfig& c, int world_size) {
+  const int64_t div = static_cast<int64_t>(world_size) * c.accumulation_steps();
+  if (c.data().global_batch() % div != 0) {
+    return Invalid("data.global_batch=" + std::to_string(c.data().global_batch()),
+                   "not divisible by ranks (" + std::to_string(world_size) + ") x accumulation_steps (" +
+                       std::to_string(c.accumulation_steps()) + ")");
+  }
+  return Status::Ok();
+}
+
+std::string ToText(const RunConfig& c) {
+  pb::TextFormat::Printer printer;
+  std::string out;
+  printer.PrintToString(c, &out);
+  return out;
+}
+
+std::string Digest(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string RunDir(const RunConfig& c) {
+  return c.output_dir().empty() ? "checkpoints/" + c.name() : c.output_dir();
+}
+
+}  // namespace fc::config

@@ -1,0 +1,47 @@
+// Loading, overriding, defaulting and validating a run config (src/proto/config.proto).
+//
+// LoadRunConfig reads a protobuf text file. Syntax errors, unknown fields and bad enum values are
+// reported as "<file>:<line>:<column>: <what>" (1-based). Each override "field.path=value" (repeated
+// fields indexed as stages[0].steps) is applied in order. Path and value errors are reported as
+// "--set <override>: <what>". Then defaults are filled in, and the result is validated.
+// Semantic errors name the field path and the rule, e.g. "data.global_batch=30: not divisible by
+// ranks (4) x accumulation_steps (2)".
+//
+// Validation that depends on the launch (the world size) is a separate call, ValidateForWorld,
+// made once the ranks are known.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "proto/config.pb.h"
+#include "util/status.h"
+
+namespace fc::config {
+
+Result<framecast::RunConfig> LoadRunConfig(const std::string& path,
+                                           const std::vector<std::string>& overrides);
+
+// Parses text (named `source` in errors) as a RunConfig, without defaults or validation.
+Result<framecast::RunConfig> ParseRunConfigText(const std::string& text, const std::string& source);
+
+// Sets one field from "a.b[2].c=value". Messages on the path are created as needed.
+Status ApplyOverride(framecast::RunConfig* config, const std::string& assignment);
+
+// Fills in the documented defaults of zero-valued fields.
+void ApplyDefaults(framecast::RunConfig* config);
+
+// Checks the rules that need no knowledge of the launch.
+Status Validate(const framecast::RunConfig& config);
+
+// Checks the rules that involve the number of ranks.
+Status ValidateForWorld(const framecast::RunConfig& config, int world_size);
+
+// The effective config as protobuf text (stable field order), and its FNV-1a 64 digest in hex.
+std::string ToText(const framecast::RunConfig& config);
+std::string Digest(const std::string& text);
+
+// The run directory: output_dir, or checkpoints/<name>.
+std::string RunDir(const framecast::RunConfig& config);
+
+}  // namespace fc::config

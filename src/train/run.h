@@ -1,0 +1,42 @@
+// A training run described by a RunConfig: the trainer, the checkpointer, resume, and the short
+// loop over stages and steps. `framecast train` is a thin wrapper around RunTraining.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ckpt/checkpointer.h"
+#include "dist/world.h"
+#include "proto/config.pb.h"
+#include "train/demo.h"
+#include "train/state.h"
+
+namespace fc::train {
+
+struct RunResult {
+  bool resumed = false;
+  std::string resumed_from;        // step directory, when resumed
+  int64_t first_global_step = 0;   // the first step this invocation trained
+  int64_t global_step = 0;         // steps completed at the end
+  std::vector<double> losses;      // mean over ranks, one per step trained by this invocation
+  double max_save_pause_ms = 0;    // longest time the training thread spent snapshotting
+};
+
+// Collective over `world`. Trains the config's stages from where its run directory left off.
+Result<RunResult> RunTraining(const framecast::RunConfig& config, const dist::World& world);
+
+dist::Backend BackendOf(const framecast::DistConfig& dist);
+
+// The demo trainer's options for `config` on `world_size` ranks.
+DemoOptions DemoOptionsFor(const framecast::RunConfig& config, int world_size);
+
+// The state of a demo trainer that a checkpoint holds (replicated part), and restoring it.
+Result<std::vector<ckpt::NamedTensor>> ReplicatedState(DemoTrainer& trainer);
+// The names a resume must find in `manifest` (the model's, and its optimizer state if any).
+std::vector<std::string> ReplicatedStateNames(DemoTrainer& trainer, const framecast::ckpt::Manifest& manifest);
+Status LoadReplicatedState(DemoTrainer& trainer, const TensorMap& from);
+
+// Learning rate of optimizer `o` at step `step` (0-based) of a stage of `steps` steps.
+double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t steps);
+
+}  // namespace fc::train
