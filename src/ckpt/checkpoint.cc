@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <numeric>
 #include <regex>
 #include <set>
@@ -61,7 +60,7 @@ std::string ShardName(int rank, int world) {
 std::string Join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
 
 std::string Where(const std::string& step_dir, const TensorRecord& r) {
-  return Join(std::filesystem::path(step_dir).filename().string(), r.file()) + ": tensor " +
+  return Join(BaseName(step_dir), r.file()) + ": tensor " +
          r.name() + " at offset " + std::to_string(r.offset()) + " (" + std::to_string(r.length()) +
          " bytes)";
 }
@@ -200,7 +199,7 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
                               .count());
     if (commit.ok()) commit = WriteFileAtomic(Join(step_dir, kManifestName), m.SerializeAsString());
     // The step directory's own entry must be durable too.
-    if (commit.ok()) commit = SyncDir(std::filesystem::path(step_dir).parent_path().string());
+    if (commit.ok()) commit = SyncDir(DirName(step_dir));
   }
   return dist::AgreeOnStatus(comm, commit, "could not commit the checkpoint manifest");
 }

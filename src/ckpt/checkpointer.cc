@@ -1,7 +1,6 @@
 #include "ckpt/checkpointer.h"
 
 #include <chrono>
-#include <filesystem>
 
 #include "ckpt/files.h"
 #include "util/logging.h"
@@ -61,9 +60,7 @@ Status Checkpointer::WriteAndRetain(const std::vector<NamedTensor>& replicated,
   if (comm_->rank() == 0 && Exists(step_dir + "/" + kManifestName)) {
     const std::string aside = step_dir + ".replaced-" + std::to_string(meta.created_unix_ms() ? meta.created_unix_ms() :
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-    std::error_code ec;
-    std::filesystem::rename(step_dir, aside, ec);
-    if (!ec) LogWarning("checkpoint: moved the earlier " + step_dir + " aside to " + aside);
+    if (RenamePath(step_dir, aside).ok()) LogWarning("checkpoint: moved the earlier " + step_dir + " aside to " + aside);
   }
   FC_RETURN_IF_ERROR(comm_->Barrier());
   Status st = WriteCheckpoint(step_dir, replicated, local, meta, comm_.get());
@@ -79,10 +76,9 @@ void Checkpointer::ApplyRetention() {
     const auto& [step, path] = steps[i];
     if (config_.keep_every() > 0 && step % config_.keep_every() == 0) continue;
     // Uncommit first, so a crash mid-delete never leaves a committed, partial step.
-    std::error_code ec;
-    std::filesystem::remove(path + "/" + kManifestName, ec);
-    if (ec) {
-      LogWarning("checkpoint retention: cannot remove " + path + ": " + ec.message());
+    Status rm = RemoveFile(path + "/" + kManifestName);
+    if (!rm.ok()) {
+      LogWarning("checkpoint retention: " + rm.message());
       continue;
     }
     SyncDir(path).ok();

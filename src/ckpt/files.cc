@@ -7,7 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
+#include <ftw.h>
 
 namespace fc::ckpt {
 namespace {
@@ -116,21 +116,49 @@ Status WriteFileAtomic(const std::string& path, const std::string& data) {
     ::unlink(tmp.c_str());
     return s;
   }
-  return SyncDir(std::filesystem::path(path).parent_path().string());
+  return SyncDir(DirName(path));
 }
 
 Status MakeDirs(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError(dir + ": cannot create directory: " + ec.message());
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return OsError("cannot create directory", partial);
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return OsError("not a directory", dir);
   return Status::Ok();
 }
 
 Status RemoveTree(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-  if (ec) return Status::IoError(path + ": cannot remove: " + ec.message());
+  if (!Exists(path)) return Status::Ok();
+  auto rm = [](const char* p, const struct stat*, int, struct FTW*) -> int { return ::remove(p); };
+  if (::nftw(path.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) != 0) return OsError("cannot remove", path);
   return Status::Ok();
+}
+
+Status RenamePath(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return OsError("cannot rename to " + to, from);
+  return Status::Ok();
+}
+
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return OsError("cannot remove", path);
+  return Status::Ok();
+}
+
+std::string DirName(const std::string& path) {
+  auto p = path.find_last_of('/');
+  if (p == std::string::npos) return ".";
+  return p == 0 ? "/" : path.substr(0, p);
+}
+
+std::string BaseName(const std::string& path) {
+  auto p = path.find_last_of('/');
+  return p == std::string::npos ? path : path.substr(p + 1);
 }
 
 bool Exists(const std::string& path) {

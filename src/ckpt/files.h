@@ -39,6 +39,14 @@ Status SyncDir(const std::string& dir);
 Status MakeDirs(const std::string& dir);
 Status RemoveTree(const std::string& path);
 bool Exists(const std::string& path);
+Status RenamePath(const std::string& from, const std::string& to);
+Status RemoveFile(const std::string& path);
+// "a/b/c" -> "a/b" ("." for a bare name); "a/b/c" -> "c".
+std::string DirName(const std::string& path);
+std::string BaseName(const std::string& path);
+
+// Note: std::filesystem is not used anywhere in framecast: LibTorch's libtorch.so exports its own
+// std::filesystem symbols, which interpose on libstdc++'s and crash (seen with remove_all).
 // Names of the entries of `dir` (no "." or ".."); empty if it does not exist.
 std::vector<std::string> ListDir(const std::string& dir);
 
