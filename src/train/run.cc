@@ -82,7 +82,7 @@ double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t
   }
 }
 
-Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world) {
+Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world, bool keep_final_state) {
   RunResult result;
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(config::ValidateForWorld(config, world.size()), "rejected the config"));
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, BackendOf(config.dist())));
@@ -191,6 +191,10 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world)
   // ---- END TRAINING LOOP -----------------------------------------------------------------------
   FC_RETURN_IF_ERROR(checkpointer.Wait());
   result.global_step = global_step;
+  if (keep_final_state) {
+    FC_ASSIGN_OR_RETURN(auto state, ReplicatedState(*trainer));
+    for (auto& nt : state) result.final_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
+  }
   if (result.losses.empty()) LogInfo("run " + config.name() + " is already complete; nothing to train");
   return result;
 }

@@ -20,10 +20,12 @@ struct RunResult {
   int64_t global_step = 0;         // steps completed at the end
   std::vector<double> losses;      // mean over ranks, one per step trained by this invocation
   double max_save_pause_ms = 0;    // longest time the training thread spent snapshotting
+  TensorMap final_state;           // replicated state at the end (host copies), if asked for
 };
 
 // Collective over `world`. Trains the config's stages from where its run directory left off.
-Result<RunResult> RunTraining(const framecast::RunConfig& config, const dist::World& world);
+Result<RunResult> RunTraining(const framecast::RunConfig& config, const dist::World& world,
+                              bool keep_final_state = false);
 
 dist::Backend BackendOf(const framecast::DistConfig& dist);
 
