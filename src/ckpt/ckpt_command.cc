@@ -1,4 +1,6 @@
-#include <torch/serialize.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <cstdio>
 #include <ctime>
@@ -96,7 +98,23 @@ int Export(const std::string& step_dir, const std::string& out) {
   if (!tensors.ok()) return Fail(tensors.status());
   c10::Dict<std::string, at::Tensor> dict;
   for (auto& [n, t] : tensors.value()) dict.insert(n.substr(std::string("model/").size()), t);
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  // torch.save's zip layout with a plain pickled dict: no TorchScript type tags, so Python's
+  // torch.load opens it with its default weights_only=True.
+  std::vector<char> pickled;
+  torch::jit::Pickler pickler([&](const char* buf, size_t n) { pickled.insert(pickled.end(), buf, buf + n); },
+                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(c10::IValue(dict));
+  pickler.stop();
+  std::vector<char> bytes;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* buf, size_t n) -> size_t {
+      bytes.insert(bytes.end(), static_cast<const char*>(buf), static_cast<const char*>(buf) + n);
+      return n;
+    });
+    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(), writer);
+    writer.writeEndOfFile();
+  }
   // Write next to the target, then rename: an existing OUT is never left half-written.
   Status s = WriteFileAtomic(out, std::string(bytes.begin(), bytes.end()));
   if (!s.ok()) return Fail(s);
