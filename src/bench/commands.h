@@ -1,6 +1,7 @@
 // Benchmark subcommands of the framecast executable (see README "Benchmarks").
 //
 //   framecast bench allreduce   nccl-tests-style table: raw Communicator::AllReduce vs GradientSync
+//   framecast bench ckpt        checkpoint save/load GB/s next to raw write+fsync (peer: torch DCP)
 //   framecast bench step        ms/step of the data-parallel demo workload (the DDP peer compare)
 //
 // Each returns the process exit code; errors are printed as one line.
@@ -10,5 +11,6 @@ namespace fc::bench {
 
 int AllReduceCommand(int argc, char** argv, int first);
 int StepCommand(int argc, char** argv, int first);
+int CkptCommand(int argc, char** argv, int first);
 
 }  // namespace fc::bench

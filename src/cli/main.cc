@@ -25,6 +25,7 @@ const char* kUsage =
     "  config check CONFIG  validate a run config (--set path=value overrides) and print the effective config\n"
     "  bench allreduce    all-reduce bandwidth table: raw backend vs GradientSync (nccl-tests "
     "layout)\n"
+    "  bench ckpt         checkpoint save/load GB/s vs raw write+fsync (peer: torch.distributed.checkpoint)\n"
     "  bench step         ms/step of the data-parallel demo step (peer: PyTorch DDP)\n"
     "  version            print the version\n"
     "  help               this text; `framecast <command> --help` lists a command's flags\n";
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     }
     if (sub == "allreduce") return fc::bench::AllReduceCommand(argc, argv, 3);
     if (sub == "step") return fc::bench::StepCommand(argc, argv, 3);
+    if (sub == "ckpt") return fc::bench::CkptCommand(argc, argv, 3);
   }
   std::fprintf(stderr, "framecast: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;
