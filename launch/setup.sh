@@ -16,6 +16,7 @@ APT_PACKAGES=(
   openmpi-bin libopenmpi-dev
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
   python3-venv python3-pip
 )
 missing=()

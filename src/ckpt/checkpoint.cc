@@ -11,6 +11,7 @@
 
 #include "ckpt/crc32c.h"
 #include "ckpt/files.h"
+#include "ckpt/manifest_check.h"
 
 namespace fc::ckpt {
 
@@ -22,8 +23,6 @@ namespace {
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kAlign = 64;
 constexpr uint64_t kMaxManifestBytes = 256ull << 20;
-constexpr int kMaxWorld = 1 << 20;
-constexpr int64_t kMaxElements = int64_t{1} << 42;
 constexpr size_t kChunk = 8u << 20;
 
 struct DtypeName {
@@ -51,11 +50,7 @@ bool NameToDtype(const std::string& n, at::ScalarType* t) {
   return false;
 }
 
-std::string ShardName(int rank, int world) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "shard-%05d-of-%05d.bin", rank, world);
-  return buf;
-}
+std::string ShardName(int rank, int world) { return ShardFileName(rank, world); }
 
 std::string Join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
 
@@ -209,47 +204,7 @@ Result<Manifest> ReadManifest(const std::string& step_dir) {
   FC_ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(path, kMaxManifestBytes));
   Manifest m;
   if (!m.ParseFromString(bytes)) return Status::Corruption(path + ": not a framecast checkpoint manifest");
-  if (m.format_version() != kFormatVersion) {
-    return Status::Corruption(path + ": format_version " + std::to_string(m.format_version()) +
-                              " (this framecast reads " + std::to_string(kFormatVersion) + ")");
-  }
-  if (m.world_size() < 1 || m.world_size() > kMaxWorld) {
-    return Status::Corruption(path + ": world_size " + std::to_string(m.world_size()) + " out of range");
-  }
-  if (m.shard_files_size() != m.world_size()) {
-    return Status::Corruption(path + ": " + std::to_string(m.shard_files_size()) + " shard files for world_size " +
-                              std::to_string(m.world_size()));
-  }
-  std::set<std::string> files;
-  for (int r = 0; r < m.shard_files_size(); ++r) {
-    if (m.shard_files(r) != ShardName(r, m.world_size())) {
-      return Status::Corruption(path + ": shard file #" + std::to_string(r) + " is named '" +
-                                m.shard_files(r) + "', expected '" + ShardName(r, m.world_size()) + "'");
-    }
-    files.insert(m.shard_files(r));
-  }
-  std::set<std::string> names;
-  for (const TensorRecord& r : m.tensors()) {
-    const std::string what = path + ": tensor '" + r.name() + "'";
-    if (r.name().empty() || !names.insert(r.name()).second) return Status::Corruption(what + ": empty or duplicate name");
-    if (files.count(r.file()) == 0) return Status::Corruption(what + ": file '" + r.file() + "' is not one of the shard files");
-    at::ScalarType t;
-    if (!NameToDtype(r.dtype(), &t)) return Status::Corruption(what + ": unknown dtype '" + r.dtype() + "'");
-    if (r.shape_size() > 16) return Status::Corruption(what + ": more than 16 dimensions");
-    int64_t numel = 1;
-    for (int64_t d : r.shape()) {
-      if (d < 0 || d > kMaxElements || (d > 0 && numel > kMaxElements / d)) {
-        return Status::Corruption(what + ": shape out of range");
-      }
-      numel *= d;
-    }
-    if (static_cast<uint64_t>(numel) * c10::elementSize(t) != r.length()) {
-      return Status::Corruption(what + ": length " + std::to_string(r.length()) + " does not match its shape and dtype");
-    }
-    if (r.offset() < kHeaderBytes || r.offset() > (uint64_t{1} << 62) || r.length() > (uint64_t{1} << 62)) {
-      return Status::Corruption(what + ": offset " + std::to_string(r.offset()) + " out of range");
-    }
-  }
+  FC_RETURN_IF_ERROR(ValidateManifest(m, path));
   return m;
 }
 
