@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 
+from mpi_env import from_mpirun
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -18,11 +20,7 @@ def main():
     p.add_argument("--dir", default="bench-ckpt-dcp")
     p.add_argument("--rounds", type=int, default=2)
     a = p.parse_args()
-    if "OMPI_COMM_WORLD_RANK" in os.environ:
-        os.environ.setdefault("RANK", os.environ["OMPI_COMM_WORLD_RANK"])
-        os.environ.setdefault("WORLD_SIZE", os.environ["OMPI_COMM_WORLD_SIZE"])
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", "29531")
+    from_mpirun(29531)
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(5)

@@ -1,5 +1,5 @@
-// framecast bench ckpt: checkpoint save and load bandwidth next to a raw sequential write + fsync of
-// the same bytes on the same disk (each rank writes its share to one file), and the time the
+// framecast bench ckpt: checkpoint save and load bandwidth next to a raw sequential write + fsync
+// of the same bytes on the same disk (each rank writes its share to one file), and the time the
 // training thread is paused by an asynchronous save (the host snapshot).
 //
 // State: --tensors float32 tensors totalling --bytes, replicated on every rank (as data-parallel
@@ -21,7 +21,9 @@
 namespace fc::bench {
 namespace {
 
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 double SlowestSeconds(const dist::World& w, double t0) {
   double dt = Now() - t0, out = dt;
@@ -61,7 +63,8 @@ int CkptCommand(int argc, char** argv, int first) {
   const int64_t per = bytes.value() / 4 / ntensors.value();
   at::manual_seed(5);
   std::vector<ckpt::NamedTensor> state;
-  for (int64_t i = 0; i < ntensors.value(); ++i) state.push_back({"model/t" + std::to_string(i), at::randn({per})});
+  for (int64_t i = 0; i < ntensors.value(); ++i)
+    state.push_back({"model/t" + std::to_string(i), at::randn({per})});
   const double total = static_cast<double>(per) * 4 * ntensors.value();
   framecast::ckpt::Manifest meta;
   meta.set_run_name("bench");
@@ -87,7 +90,8 @@ int CkptCommand(int argc, char** argv, int first) {
       if (!f.ok()) return fail(f.status());
       for (size_t i = 0; i < state.size(); ++i) {
         if (owner[i] != w.rank()) continue;
-        if (Status s = f.value().Append(state[i].tensor.data_ptr(), sizes[i]); !s.ok()) return fail(s);
+        if (Status s = f.value().Append(state[i].tensor.data_ptr(), sizes[i]); !s.ok())
+          return fail(s);
       }
       if (Status s = f.value().SyncAndClose(); !s.ok()) return fail(s);
     }
@@ -97,7 +101,8 @@ int CkptCommand(int argc, char** argv, int first) {
     meta.set_global_step(r + 1);
     MPI_Barrier(w.comm());
     t0 = Now();
-    if (Status s = ckpt::WriteCheckpoint(step_dir, state, {}, meta, comm.value().get()); !s.ok()) return fail(s);
+    if (Status s = ckpt::WriteCheckpoint(step_dir, state, {}, meta, comm.value().get()); !s.ok())
+      return fail(s);
     save = std::min(save, SlowestSeconds(w, t0));
     // Load: every rank reads the whole state, checksums verified.
     MPI_Barrier(w.comm());
@@ -128,14 +133,19 @@ int CkptCommand(int argc, char** argv, int first) {
   MPI_Barrier(w.comm());
   if (w.rank() == 0) {
     ckpt::RemoveTree(dir).ok();
-    std::printf("framecast bench ckpt: %d rank(s), %.2f GiB state in %lld tensors, dir %s, best of %lld\n",
-                w.size(), total / (1 << 30), static_cast<long long>(ntensors.value()), flags.Str("dir").c_str(),
-                static_cast<long long>(rounds.value()));
+    std::printf(
+        "framecast bench ckpt: %d rank(s), %.2f GiB state in %lld tensors, dir %s, best of %lld\n",
+        w.size(), total / (1 << 30), static_cast<long long>(ntensors.value()),
+        flags.Str("dir").c_str(), static_cast<long long>(rounds.value()));
     std::printf("  raw write+fsync  %8.3f s  %6.2f GB/s\n", raw, total / raw / 1e9);
-    std::printf("  framecast save   %8.3f s  %6.2f GB/s  (%.2fx raw)\n", save, total / save / 1e9, raw / save);
-    std::printf("  framecast load   %8.3f s  %6.2f GB/s per rank (CRC-verified)\n", load, total / load / 1e9);
-    std::printf("  async save: training paused %.3f s (snapshot), durable after %.3f s\n", pause, async_total);
-    std::printf("RESULT np=%d raw_s=%.4f save_s=%.4f load_s=%.4f pause_s=%.4f\n", w.size(), raw, save, load, pause);
+    std::printf("  framecast save   %8.3f s  %6.2f GB/s  (%.2fx raw)\n", save, total / save / 1e9,
+                raw / save);
+    std::printf("  framecast load   %8.3f s  %6.2f GB/s per rank (CRC-verified)\n", load,
+                total / load / 1e9);
+    std::printf("  async save: training paused %.3f s (snapshot), durable after %.3f s\n", pause,
+                async_total);
+    std::printf("RESULT np=%d raw_s=%.4f save_s=%.4f load_s=%.4f pause_s=%.4f\n", w.size(), raw,
+                save, load, pause);
   }
   return 0;
 }

@@ -29,10 +29,11 @@ struct DtypeName {
   at::ScalarType type;
   const char* name;
 };
-constexpr DtypeName kDtypes[] = {
-    {at::kFloat, "float32"}, {at::kDouble, "float64"}, {at::kHalf, "float16"},
-    {at::kBFloat16, "bfloat16"}, {at::kLong, "int64"}, {at::kInt, "int32"},
-    {at::kShort, "int16"}, {at::kChar, "int8"}, {at::kByte, "uint8"}, {at::kBool, "bool"}};
+constexpr DtypeName kDtypes[] = {{at::kFloat, "float32"}, {at::kDouble, "float64"},
+                                 {at::kHalf, "float16"},  {at::kBFloat16, "bfloat16"},
+                                 {at::kLong, "int64"},    {at::kInt, "int32"},
+                                 {at::kShort, "int16"},   {at::kChar, "int8"},
+                                 {at::kByte, "uint8"},    {at::kBool, "bool"}};
 
 Result<std::string> DtypeToName(at::ScalarType t) {
   for (const auto& d : kDtypes) {
@@ -50,14 +51,11 @@ bool NameToDtype(const std::string& n, at::ScalarType* t) {
   return false;
 }
 
-std::string ShardName(int rank, int world) { return ShardFileName(rank, world); }
-
 std::string Join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
 
 std::string Where(const std::string& step_dir, const TensorRecord& r) {
-  return Join(BaseName(step_dir), r.file()) + ": tensor " +
-         r.name() + " at offset " + std::to_string(r.offset()) + " (" + std::to_string(r.length()) +
-         " bytes)";
+  return Join(BaseName(step_dir), r.file()) + ": tensor " + r.name() + " at offset " +
+         std::to_string(r.offset()) + " (" + std::to_string(r.length()) + " bytes)";
 }
 
 // Bytes gathered from every rank (lengths first, then padded rows).
@@ -85,7 +83,8 @@ Status WriteShard(const std::string& path, const std::string& file, int rank, in
   FC_ASSIGN_OR_RETURN(WriteFile f, WriteFile::Create(path));
   char header[kHeaderBytes] = {0};
   std::memcpy(header, "FCSHARD1", 8);
-  const uint32_t fields[4] = {kFormatVersion, static_cast<uint32_t>(rank), static_cast<uint32_t>(world), 0};
+  const uint32_t fields[4] = {kFormatVersion, static_cast<uint32_t>(rank),
+                              static_cast<uint32_t>(world), 0};
   std::memcpy(header + 8, fields, sizeof(fields));
   std::memcpy(header + 24, &step, sizeof(step));
   FC_RETURN_IF_ERROR(f.Append(header, sizeof(header)));
@@ -150,7 +149,7 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
                        const std::vector<NamedTensor>& local, const Manifest& meta,
                        dist::Communicator* comm) {
   const int rank = comm->rank(), world = comm->size();
-  const std::string file = ShardName(rank, world);
+  const std::string file = ShardFileName(rank, world);
   std::vector<TensorRecord> records;
   Status st = MakeDirs(step_dir);
   if (st.ok()) {
@@ -168,7 +167,8 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
   FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, st, "could not write its checkpoint shard"));
   Manifest part;
   for (auto& r : records) *part.add_tensors() = std::move(r);
-  FC_ASSIGN_OR_RETURN(std::vector<std::string> parts, AllGatherBytes(comm, part.SerializeAsString()));
+  FC_ASSIGN_OR_RETURN(std::vector<std::string> parts,
+                      AllGatherBytes(comm, part.SerializeAsString()));
   Status commit;
   if (rank == 0) {
     Manifest m = meta;
@@ -177,7 +177,7 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
     m.set_world_size(world);
     m.clear_shard_files();
     m.clear_tensors();
-    for (int r = 0; r < world; ++r) m.add_shard_files(ShardName(r, world));
+    for (int r = 0; r < world; ++r) m.add_shard_files(ShardFileName(r, world));
     std::vector<TensorRecord> all;
     for (const std::string& p : parts) {
       Manifest pm;
@@ -187,7 +187,8 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
       }
       for (const auto& r : pm.tensors()) all.push_back(r);
     }
-    std::sort(all.begin(), all.end(), [](const TensorRecord& a, const TensorRecord& b) { return a.name() < b.name(); });
+    std::sort(all.begin(), all.end(),
+              [](const TensorRecord& a, const TensorRecord& b) { return a.name() < b.name(); });
     for (auto& r : all) *m.add_tensors() = std::move(r);
     m.set_created_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -203,7 +204,8 @@ Result<Manifest> ReadManifest(const std::string& step_dir) {
   const std::string path = Join(step_dir, kManifestName);
   FC_ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(path, kMaxManifestBytes));
   Manifest m;
-  if (!m.ParseFromString(bytes)) return Status::Corruption(path + ": not a framecast checkpoint manifest");
+  if (!m.ParseFromString(bytes))
+    return Status::Corruption(path + ": not a framecast checkpoint manifest");
   FC_RETURN_IF_ERROR(ValidateManifest(m, path));
   return m;
 }
@@ -216,12 +218,15 @@ struct ShardFiles {
   ~ShardFiles() {
     for (auto& [n, fd] : fds) ::close(fd);
   }
-  Status Open(const std::string& step_dir, const Manifest& m, const std::vector<const TensorRecord*>& recs) {
+  Status Open(const std::string& step_dir, const Manifest& m,
+              const std::vector<const TensorRecord*>& recs) {
     std::map<std::string, uint64_t> sizes;
     for (const TensorRecord* r : recs) {
       const std::string p = Join(step_dir, r->file());
       if (!fds.count(r->file())) {
-        if (!Exists(p)) return Status::Corruption(p + ": shard file missing (needed for tensor " + r->name() + ")");
+        if (!Exists(p))
+          return Status::Corruption(p + ": shard file missing (needed for tensor " + r->name() +
+                                    ")");
         FC_ASSIGN_OR_RETURN(int fd, OpenForRead(p));
         fds[r->file()] = fd;
         FC_ASSIGN_OR_RETURN(uint64_t sz, FileSize(p));
@@ -239,13 +244,15 @@ struct ShardFiles {
 Status CheckCrc(const std::string& step_dir, const TensorRecord& r, uint32_t got) {
   if (got == r.crc32c()) return Status::Ok();
   char buf[80];
-  std::snprintf(buf, sizeof(buf), ": CRC32C mismatch (stored %08x, computed %08x)", r.crc32c(), got);
+  std::snprintf(buf, sizeof(buf), ": CRC32C mismatch (stored %08x, computed %08x)", r.crc32c(),
+                got);
   return Status::Corruption(Where(step_dir, r) + buf);
 }
 
 }  // namespace
 
-Result<std::map<std::string, at::Tensor>> ReadTensors(const std::string& step_dir, const Manifest& m,
+Result<std::map<std::string, at::Tensor>> ReadTensors(const std::string& step_dir,
+                                                      const Manifest& m,
                                                       const std::vector<std::string>& names) {
   std::vector<const TensorRecord*> recs;
   if (names.empty()) {
@@ -271,7 +278,8 @@ Result<std::map<std::string, at::Tensor>> ReadTensors(const std::string& step_di
     std::vector<int64_t> shape(r->shape().begin(), r->shape().end());
     at::Tensor x = at::empty(shape, at::TensorOptions().dtype(t));
     if (r->length() > 0) {
-      FC_RETURN_IF_ERROR(ReadAt(Join(step_dir, r->file()), files.fds[r->file()], r->offset(), x.data_ptr(), r->length()));
+      FC_RETURN_IF_ERROR(ReadAt(Join(step_dir, r->file()), files.fds[r->file()], r->offset(),
+                                x.data_ptr(), r->length()));
     }
     FC_RETURN_IF_ERROR(CheckCrc(step_dir, *r, r->length() ? Crc32c(x.data_ptr(), r->length()) : 0));
     out[r->name()] = x;
@@ -290,7 +298,8 @@ Status VerifyCheckpoint(const std::string& step_dir) {
     uint32_t crc = 0;
     for (uint64_t off = 0; off < r->length(); off += kChunk) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, r->length() - off));
-      FC_RETURN_IF_ERROR(ReadAt(Join(step_dir, r->file()), files.fds[r->file()], r->offset() + off, buf.data(), n));
+      FC_RETURN_IF_ERROR(ReadAt(Join(step_dir, r->file()), files.fds[r->file()], r->offset() + off,
+                                buf.data(), n));
       crc = Crc32cExtend(crc, buf.data(), n);
     }
     FC_RETURN_IF_ERROR(CheckCrc(step_dir, *r, crc));

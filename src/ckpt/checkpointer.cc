@@ -38,17 +38,21 @@ Status Checkpointer::Save(const std::vector<NamedTensor>& replicated,
   auto snap = [](const std::vector<NamedTensor>& in) {
     std::vector<NamedTensor> out;
     out.reserve(in.size());
-    for (const auto& nt : in) out.push_back({nt.name, nt.tensor.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)});
+    for (const auto& nt : in)
+      out.push_back(
+          {nt.name, nt.tensor.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)});
     return out;
   };
   auto rep = std::make_shared<std::vector<NamedTensor>>(snap(replicated));
   auto loc = std::make_shared<std::vector<NamedTensor>>(snap(local));
-  last_pause_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  last_pause_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (config_.synchronous()) {
     FC_RETURN_IF_ERROR(previous);
     return WriteAndRetain(*rep, *loc, meta);
   }
-  writer_ = std::thread([this, rep, loc, meta] { writer_status_ = WriteAndRetain(*rep, *loc, meta); });
+  writer_ =
+      std::thread([this, rep, loc, meta] { writer_status_ = WriteAndRetain(*rep, *loc, meta); });
   return previous;
 }
 
@@ -58,9 +62,15 @@ Status Checkpointer::WriteAndRetain(const std::vector<NamedTensor>& replicated,
   // A committed directory for this step can only be one that resume rejected (damaged) or one
   // from before a rewind: move it aside (never overwrite a committed step in place).
   if (comm_->rank() == 0 && Exists(step_dir + "/" + kManifestName)) {
-    const std::string aside = step_dir + ".replaced-" + std::to_string(meta.created_unix_ms() ? meta.created_unix_ms() :
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-    if (RenamePath(step_dir, aside).ok()) LogWarning("checkpoint: moved the earlier " + step_dir + " aside to " + aside);
+    const std::string aside =
+        step_dir + ".replaced-" +
+        std::to_string(meta.created_unix_ms()
+                           ? meta.created_unix_ms()
+                           : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    if (RenamePath(step_dir, aside).ok())
+      LogWarning("checkpoint: moved the earlier " + step_dir + " aside to " + aside);
   }
   FC_RETURN_IF_ERROR(comm_->Barrier());
   Status st = WriteCheckpoint(step_dir, replicated, local, meta, comm_.get());
@@ -94,7 +104,9 @@ Result<std::optional<LoadedCheckpoint>> Checkpointer::FindResume(
   at::Tensor n = at::tensor({static_cast<int64_t>(steps.size())}, at::kLong);
   FC_RETURN_IF_ERROR(comm_->Broadcast(n, 0)->Wait());
   if (n.item<int64_t>() != static_cast<int64_t>(steps.size())) {
-    return Status::InvalidArgument(dir_ + ": ranks see different checkpoints (the run directory must be on a filesystem every rank shares)");
+    return Status::InvalidArgument(dir_ +
+                                   ": ranks see different checkpoints (the run directory must be "
+                                   "on a filesystem every rank shares)");
   }
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
     LoadedCheckpoint lc;
@@ -103,8 +115,8 @@ Result<std::optional<LoadedCheckpoint>> Checkpointer::FindResume(
     auto m = ReadManifest(lc.step_dir);
     if (m.ok()) {
       lc.manifest = m.value();
-      FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm_.get(), compatible(lc.manifest).WithContext(lc.step_dir),
-                                             "cannot resume"));
+      FC_RETURN_IF_ERROR(dist::AgreeOnStatus(
+          comm_.get(), compatible(lc.manifest).WithContext(lc.step_dir), "cannot resume"));
       auto t = ReadTensors(lc.step_dir, lc.manifest, wanted(lc.manifest));
       if (t.ok()) {
         lc.tensors = std::move(t).value();

@@ -61,7 +61,8 @@ class Checkpointer {
   double last_pause_ms() const { return last_pause_ms_; }
 
  private:
-  Status WriteAndRetain(const std::vector<NamedTensor>& replicated, const std::vector<NamedTensor>& local,
+  Status WriteAndRetain(const std::vector<NamedTensor>& replicated,
+                        const std::vector<NamedTensor>& local,
                         const framecast::ckpt::Manifest& meta);
   void ApplyRetention();
 

@@ -20,10 +20,14 @@ int Fail(const Status& s) {
 
 std::string Human(uint64_t b) {
   char buf[32];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof(buf), "%.2f GiB", b / double(1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof(buf), "%.2f MiB", b / double(1ull << 20));
-  else if (b >= 1024) std::snprintf(buf, sizeof(buf), "%.1f KiB", b / 1024.0);
-  else std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", b / double(1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", b / double(1ull << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", b / 1024.0);
+  else
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
   return buf;
 }
 
@@ -40,13 +44,16 @@ std::string StageOf(const framecast::ckpt::Manifest& m) {
 
 int List(const std::string& run_dir) {
   std::string dir = run_dir + "/checkpoints";
-  if (!Exists(dir)) return Fail(Status::NotFound(run_dir + ": no checkpoints/ directory (not a run directory?)"));
+  if (!Exists(dir))
+    return Fail(Status::NotFound(run_dir + ": no checkpoints/ directory (not a run directory?)"));
   auto steps = CommittedSteps(dir);
-  std::printf("%-16s %8s %-12s %8s %6s %12s  %s\n", "step dir", "global", "stage", "step", "ranks", "bytes", "written");
+  std::printf("%-16s %8s %-12s %8s %6s %12s  %s\n", "step dir", "global", "stage", "step", "ranks",
+              "bytes", "written");
   for (const auto& [step, path] : steps) {
     auto m = ReadManifest(path);
     if (!m.ok()) {
-      std::printf("%-16s %8lld  damaged: %s\n", StepDirName(step).c_str(), static_cast<long long>(step), m.status().message().c_str());
+      std::printf("%-16s %8lld  damaged: %s\n", StepDirName(step).c_str(),
+                  static_cast<long long>(step), m.status().message().c_str());
       continue;
     }
     std::time_t t = static_cast<std::time_t>(m.value().created_unix_ms() / 1000);
@@ -65,23 +72,27 @@ int Inspect(const std::string& step_dir) {
   auto m = ReadManifest(step_dir);
   if (!m.ok()) return Fail(m.status());
   const auto& mm = m.value();
-  std::printf("run %s, model %s, framecast %s, format %u\n", mm.run_name().c_str(), mm.model_family().c_str(),
-              mm.framecast_version().c_str(), mm.format_version());
+  std::printf("run %s, model %s, framecast %s, format %u\n", mm.run_name().c_str(),
+              mm.model_family().c_str(), mm.framecast_version().c_str(), mm.format_version());
   std::printf("global step %lld, stage %d (%s) step %lld, data position %lld, config digest %s\n",
               static_cast<long long>(mm.global_step()), mm.stage_index(), StageOf(mm).c_str(),
-              static_cast<long long>(mm.step()), static_cast<long long>(mm.data_position()), mm.config_digest().c_str());
+              static_cast<long long>(mm.step()), static_cast<long long>(mm.data_position()),
+              mm.config_digest().c_str());
   for (const auto& s : mm.stages()) {
     std::printf("  stage %-12s %-8s %lld steps done\n", s.name().c_str(),
-                framecast::ckpt::StageStatus::State_Name(s.state()).c_str(), static_cast<long long>(s.steps_done()));
+                framecast::ckpt::StageStatus::State_Name(s.state()).c_str(),
+                static_cast<long long>(s.steps_done()));
   }
-  std::printf("written by %d rank(s), %d tensors, %s\n", mm.world_size(), mm.tensors_size(), Human(TotalBytes(mm)).c_str());
-  std::printf("%-44s %-9s %-20s %12s %-26s %10s %8s\n", "tensor", "dtype", "shape", "bytes", "file", "offset", "crc32c");
+  std::printf("written by %d rank(s), %d tensors, %s\n", mm.world_size(), mm.tensors_size(),
+              Human(TotalBytes(mm)).c_str());
+  std::printf("%-44s %-9s %-20s %12s %-26s %10s %8s\n", "tensor", "dtype", "shape", "bytes", "file",
+              "offset", "crc32c");
   for (const auto& r : mm.tensors()) {
     std::string shape = "[";
     for (int i = 0; i < r.shape_size(); ++i) shape += (i ? "," : "") + std::to_string(r.shape(i));
     shape += "]";
-    std::printf("%-44s %-9s %-20s %12llu %-26s %10llu %08x\n", r.name().c_str(), r.dtype().c_str(), shape.c_str(),
-                static_cast<unsigned long long>(r.length()), r.file().c_str(),
+    std::printf("%-44s %-9s %-20s %12llu %-26s %10llu %08x\n", r.name().c_str(), r.dtype().c_str(),
+                shape.c_str(), static_cast<unsigned long long>(r.length()), r.file().c_str(),
                 static_cast<unsigned long long>(r.offset()), r.crc32c());
   }
   return 0;
@@ -101,8 +112,9 @@ int Export(const std::string& step_dir, const std::string& out) {
   // torch.save's zip layout with a plain pickled dict: no TorchScript type tags, so Python's
   // torch.load opens it with its default weights_only=True.
   std::vector<char> pickled;
-  torch::jit::Pickler pickler([&](const char* buf, size_t n) { pickled.insert(pickled.end(), buf, buf + n); },
-                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  torch::jit::Pickler pickler(
+      [&](const char* buf, size_t n) { pickled.insert(pickled.end(), buf, buf + n); }, nullptr,
+      nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
   pickler.protocol();
   pickler.pushIValue(c10::IValue(dict));
   pickler.stop();
@@ -112,13 +124,15 @@ int Export(const std::string& step_dir, const std::string& out) {
       bytes.insert(bytes.end(), static_cast<const char*>(buf), static_cast<const char*>(buf) + n);
       return n;
     });
-    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(), writer);
+    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(),
+                                       writer);
     writer.writeEndOfFile();
   }
   // Write next to the target, then rename: an existing OUT is never left half-written.
   Status s = WriteFileAtomic(out, std::string(bytes.begin(), bytes.end()));
   if (!s.ok()) return Fail(s);
-  std::printf("wrote %zu tensors (%s) to %s\n", names.size(), Human(bytes.size()).c_str(), out.c_str());
+  std::printf("wrote %zu tensors (%s) to %s\n", names.size(), Human(bytes.size()).c_str(),
+              out.c_str());
   return 0;
 }
 
@@ -126,7 +140,8 @@ int Export(const std::string& step_dir, const std::string& out) {
 
 int CkptCommand(int argc, char** argv, int first) {
   const char* usage =
-      "usage: framecast ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR OUT.pt\n";
+      "usage: framecast ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR "
+      "OUT.pt\n";
   if (first + 1 >= argc) {
     std::fputs(usage, stderr);
     return 2;
@@ -138,8 +153,8 @@ int CkptCommand(int argc, char** argv, int first) {
     Status s = VerifyCheckpoint(arg);
     if (!s.ok()) return Fail(s);
     auto m = ReadManifest(arg);
-    std::printf("%s: OK (%d tensors, %s, every CRC32C matches)\n", arg.c_str(), m.value().tensors_size(),
-                Human(TotalBytes(m.value())).c_str());
+    std::printf("%s: OK (%d tensors, %s, every CRC32C matches)\n", arg.c_str(),
+                m.value().tensors_size(), Human(TotalBytes(m.value())).c_str());
     return 0;
   }
   if (sub == "export" && argc == first + 3) return Export(arg, argv[first + 2]);

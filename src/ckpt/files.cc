@@ -2,12 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <ftw.h>
 
 namespace fc::ckpt {
 namespace {
@@ -63,7 +63,8 @@ Status ReadAt(const std::string& path, int fd, uint64_t offset, void* out, size_
       if (errno == EINTR) continue;
       return OsError("read failed at offset " + std::to_string(offset), path);
     }
-    if (r == 0) return Status::Corruption(path + ": truncated: no data at offset " + std::to_string(offset));
+    if (r == 0)
+      return Status::Corruption(path + ": truncated: no data at offset " + std::to_string(offset));
     p += r;
     n -= static_cast<size_t>(r);
     offset += static_cast<uint64_t>(r);
@@ -126,7 +127,8 @@ Status MakeDirs(const std::string& dir) {
     pos = dir.find('/', pos + 1);
     partial = dir.substr(0, pos);
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return OsError("cannot create directory", partial);
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
+      return OsError("cannot create directory", partial);
   }
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return OsError("not a directory", dir);
@@ -136,7 +138,8 @@ Status MakeDirs(const std::string& dir) {
 Status RemoveTree(const std::string& path) {
   if (!Exists(path)) return Status::Ok();
   auto rm = [](const char* p, const struct stat*, int, struct FTW*) -> int { return ::remove(p); };
-  if (::nftw(path.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) != 0) return OsError("cannot remove", path);
+  if (::nftw(path.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    return OsError("cannot remove", path);
   return Status::Ok();
 }
 

@@ -13,7 +13,9 @@ namespace fc::ckpt {
 class WriteFile {
  public:
   static Result<WriteFile> Create(const std::string& path);
-  WriteFile(WriteFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)), offset_(o.offset_) { o.fd_ = -1; }
+  WriteFile(WriteFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)), offset_(o.offset_) {
+    o.fd_ = -1;
+  }
   WriteFile& operator=(WriteFile&&) = delete;
   ~WriteFile();
   // Appends n bytes (handles short writes; ENOSPC and EFBIG come back as IoError).

@@ -31,7 +31,8 @@ Status ValidateManifest(const framecast::ckpt::Manifest& m, const std::string& p
                               " (this framecast reads " + std::to_string(kVersion) + ")");
   }
   if (m.world_size() < 1 || m.world_size() > kMaxWorld) {
-    return Status::Corruption(path + ": world_size " + std::to_string(m.world_size()) + " out of range");
+    return Status::Corruption(path + ": world_size " + std::to_string(m.world_size()) +
+                              " out of range");
   }
   if (m.shard_files_size() != m.world_size()) {
     return Status::Corruption(path + ": " + std::to_string(m.shard_files_size()) +
@@ -69,7 +70,8 @@ Status ValidateManifest(const framecast::ckpt::Manifest& m, const std::string& p
       return Status::Corruption(what + ": length " + std::to_string(r.length()) +
                                 " does not match its shape and dtype");
     }
-    if (r.offset() < kMinOffset || r.offset() > (uint64_t{1} << 62) || r.length() > (uint64_t{1} << 62)) {
+    if (r.offset() < kMinOffset || r.offset() > (uint64_t{1} << 62) ||
+        r.length() > (uint64_t{1} << 62)) {
       return Status::Corruption(what + ": offset " + std::to_string(r.offset()) + " out of range");
     }
   }

@@ -9,7 +9,8 @@ namespace fc::config {
 
 int ConfigCommand(int argc, char** argv, int first) {
   if (first >= argc || std::string(argv[first]) != "check") {
-    std::fprintf(stderr, "usage: framecast config check CONFIG [--set field.path=value ...] [--ranks N]\n");
+    std::fprintf(stderr,
+                 "usage: framecast config check CONFIG [--set field.path=value ...] [--ranks N]\n");
     return 2;
   }
   Flags flags("framecast config check");
@@ -27,7 +28,8 @@ int ConfigCommand(int argc, char** argv, int first) {
   }
   const std::string path = flags.positional()[0];
   auto cfg = LoadRunConfig(path, flags.List("set"));
-  if (cfg.ok() && ranks.value() > 0) st = ValidateForWorld(cfg.value(), static_cast<int>(ranks.value())).WithContext(path);
+  if (cfg.ok() && ranks.value() > 0)
+    st = ValidateForWorld(cfg.value(), static_cast<int>(ranks.value())).WithContext(path);
   if (!cfg.ok() || !st.ok()) {
     std::fprintf(stderr, "error: %s\n", (cfg.ok() ? st : cfg.status()).message().c_str());
     return 1;

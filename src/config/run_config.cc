@@ -45,12 +45,14 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
   pb::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, &config)) {
-    return Status::InvalidArgument(errors.first().empty() ? source + ": cannot parse" : errors.first());
+    return Status::InvalidArgument(errors.first().empty() ? source + ": cannot parse"
+                                                          : errors.first());
   }
   return config;
 }
 
-Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides) {
+Result<RunConfig> LoadRunConfig(const std::string& path,
+                                const std::vector<std::string>& overrides) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open config file");
   std::stringstream buf;
@@ -83,19 +85,22 @@ Status ApplyOverride(RunConfig* config, const std::string& assignment) {
     const pb::Descriptor* d = msg->GetDescriptor();
     const pb::FieldDescriptor* f = d->FindFieldByName(m[1].str());
     if (f == nullptr) {
-      return Status::InvalidArgument(where + ": " + d->full_name() + " has no field '" + m[1].str() + "'");
+      return Status::InvalidArgument(where + ": " + d->full_name() + " has no field '" +
+                                     m[1].str() + "'");
     }
     const pb::Reflection* r = msg->GetReflection();
     const bool last = i + 1 == all.size();
     if (f->is_repeated()) {
       if (!m[2].matched) {
-        return Status::InvalidArgument(where + ": '" + f->name() + "' is repeated: use " + f->name() + "[i]");
+        return Status::InvalidArgument(where + ": '" + f->name() + "' is repeated: use " +
+                                       f->name() + "[i]");
       }
       const int idx = std::stoi(m[2].str());
       const int size = r->FieldSize(*msg, f);
       if (idx > size) {
-        return Status::InvalidArgument(where + ": index " + std::to_string(idx) + " past the end of " +
-                                       f->name() + " (size " + std::to_string(size) + ")");
+        return Status::InvalidArgument(where + ": index " + std::to_string(idx) +
+                                       " past the end of " + f->name() + " (size " +
+                                       std::to_string(size) + ")");
       }
       if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         if (last) return Status::InvalidArgument(where + ": '" + f->name() + "' is a message");
@@ -105,9 +110,11 @@ Status ApplyOverride(RunConfig* config, const std::string& assignment) {
       if (!last) return Status::InvalidArgument(where + ": '" + f->name() + "' is not a message");
       return Status::InvalidArgument(where + ": repeated scalar fields cannot be set with --set");
     }
-    if (m[2].matched) return Status::InvalidArgument(where + ": '" + f->name() + "' is not repeated");
+    if (m[2].matched)
+      return Status::InvalidArgument(where + ": '" + f->name() + "' is not repeated");
     if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (last) return Status::InvalidArgument(where + ": '" + f->name() + "' is a message, not a value");
+      if (last)
+        return Status::InvalidArgument(where + ": '" + f->name() + "' is a message, not a value");
       msg = r->MutableMessage(msg, f);
       continue;
     }
@@ -173,14 +180,17 @@ Status Validate(const RunConfig& c) {
   for (int i = 0; i < c.optimizers_size(); ++i) {
     const auto& o = c.optimizers(i);
     const std::string p = "optimizers[" + std::to_string(i) + "]";
-    if (o.kind_case() == framecast::OptimizerConfig::KIND_NOT_SET) return Invalid(p, "choose sgd or adam");
+    if (o.kind_case() == framecast::OptimizerConfig::KIND_NOT_SET)
+      return Invalid(p, "choose sgd or adam");
     if (!(o.lr() > 0)) return Invalid(p + ".lr", "must be > 0");
     if (o.weight_decay() < 0) return Invalid(p + ".weight_decay", "must be >= 0");
-    if (o.schedule().warmup_steps() < 0) return Invalid(p + ".schedule.warmup_steps", "must be >= 0");
+    if (o.schedule().warmup_steps() < 0)
+      return Invalid(p + ".schedule.warmup_steps", "must be >= 0");
   }
   if (c.stages_size() == 0) return Invalid("stages", "at least one stage is required");
   for (int i = 0; i < c.stages_size(); ++i) {
-    if (c.stages(i).steps() < 1) return Invalid("stages[" + std::to_string(i) + "].steps", "must be >= 1");
+    if (c.stages(i).steps() < 1)
+      return Invalid("stages[" + std::to_string(i) + "].steps", "must be >= 1");
   }
   const auto& ck = c.checkpoint();
   if (ck.every_steps() < 0) return Invalid("checkpoint.every_steps", "must be >= 0");
@@ -191,8 +201,9 @@ Status Validate(const RunConfig& c) {
     return Invalid("dist", "bucket sizes must be >= 0");
   }
   if (c.data().global_batch() % c.accumulation_steps() != 0) {
-    return Invalid("data.global_batch=" + std::to_string(c.data().global_batch()),
-                   "not divisible by accumulation_steps (" + std::to_string(c.accumulation_steps()) + ")");
+    return Invalid(
+        "data.global_batch=" + std::to_string(c.data().global_batch()),
+        "not divisible by accumulation_steps (" + std::to_string(c.accumulation_steps()) + ")");
   }
   return Status::Ok();
 }
@@ -201,8 +212,8 @@ Status ValidateForWorld(const RunConfig& c, int world_size) {
   const int64_t div = static_cast<int64_t>(world_size) * c.accumulation_steps();
   if (c.data().global_batch() % div != 0) {
     return Invalid("data.global_batch=" + std::to_string(c.data().global_batch()),
-                   "not divisible by ranks (" + std::to_string(world_size) + ") x accumulation_steps (" +
-                       std::to_string(c.accumulation_steps()) + ")");
+                   "not divisible by ranks (" + std::to_string(world_size) +
+                       ") x accumulation_steps (" + std::to_string(c.accumulation_steps()) + ")");
   }
   return Status::Ok();
 }

@@ -1,8 +1,9 @@
 // Loading, overriding, defaulting and validating a run config (src/proto/config.proto).
 //
 // LoadRunConfig reads a protobuf text file. Syntax errors, unknown fields and bad enum values are
-// reported as "<file>:<line>:<column>: <what>" (1-based). Each override "field.path=value" (repeated
-// fields indexed as stages[0].steps) is applied in order. Path and value errors are reported as
+// reported as "<file>:<line>:<column>: <what>" (1-based). Each override "field.path=value"
+// (repeated fields indexed as stages[0].steps) is applied in order. Path and value errors are
+// reported as
 // "--set <override>: <what>". Then defaults are filled in, and the result is validated.
 // Semantic errors name the field path and the rule, e.g. "data.global_batch=30: not divisible by
 // ranks (4) x accumulation_steps (2)".

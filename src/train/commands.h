@@ -1,7 +1,8 @@
 // Training subcommands of the framecast executable.
 //
-//   framecast train    trains the embedded default workload data-parallel (until configs land:
-//                      the demo conv net on procedurally generated frames) and prints per-step loss
+//   framecast train [CONFIG] [--set field.path=value ...]
+//       trains a run config (default: the embedded configs/demo.pbtxt) data-parallel, resuming from
+//       the run directory's newest intact checkpoint, and prints per-step loss (see train/run.h)
 #pragma once
 
 namespace fc::train {

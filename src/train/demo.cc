@@ -67,11 +67,11 @@ Result<std::unique_ptr<DemoTrainer>> DemoTrainer::Create(dist::Communicator* com
     FC_ASSIGN_OR_RETURN(t->sync_, dist::GradientSync::Create(*t->net_, comm, o.sync, "demo"));
   }
   if (o.optimizer == DemoOptions::Optimizer::kAdam) {
-    t->optimizer_ = std::make_unique<torch::optim::Adam>(
-        t->net_->parameters(), torch::optim::AdamOptions(o.lr)
-                                   .betas({o.beta1, o.beta2})
-                                   .eps(o.eps)
-                                   .weight_decay(o.weight_decay));
+    t->optimizer_ = std::make_unique<torch::optim::Adam>(t->net_->parameters(),
+                                                         torch::optim::AdamOptions(o.lr)
+                                                             .betas({o.beta1, o.beta2})
+                                                             .eps(o.eps)
+                                                             .weight_decay(o.weight_decay));
   } else {
     t->optimizer_ = std::make_unique<torch::optim::SGD>(
         t->net_->parameters(),

@@ -47,7 +47,7 @@ struct DemoOptions {
   enum class Optimizer { kSgd, kAdam };
   Optimizer optimizer = Optimizer::kSgd;
   double lr = 0.05;
-  double momentum = 0.9;  // SGD
+  double momentum = 0.9;                          // SGD
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
   double weight_decay = 0;
   bool sync_bn = true;  // attach batch norm to the communicator

@@ -15,15 +15,19 @@ using framecast::ckpt::Manifest;
 
 dist::Backend BackendOf(const framecast::DistConfig& d) {
   switch (d.backend()) {
-    case framecast::DistConfig::BACKEND_NCCL: return dist::Backend::kNccl;
-    case framecast::DistConfig::BACKEND_MPI: return dist::Backend::kMpi;
-    default: return dist::Backend::kAuto;
+    case framecast::DistConfig::BACKEND_NCCL:
+      return dist::Backend::kNccl;
+    case framecast::DistConfig::BACKEND_MPI:
+      return dist::Backend::kMpi;
+    default:
+      return dist::Backend::kAuto;
   }
 }
 
 DemoOptions DemoOptionsFor(const RunConfig& c, int world_size) {
   DemoOptions o;
-  o.per_rank_batch = c.data().global_batch() / (static_cast<int64_t>(world_size) * c.accumulation_steps());
+  o.per_rank_batch =
+      c.data().global_batch() / (static_cast<int64_t>(world_size) * c.accumulation_steps());
   o.accumulation = c.accumulation_steps();
   o.image_size = c.data().procedural_blobs().image_size();
   o.width = c.model().demo().width();
@@ -41,8 +45,12 @@ DemoOptions DemoOptionsFor(const RunConfig& c, int world_size) {
     o.optimizer = DemoOptions::Optimizer::kSgd;
     o.momentum = opt.sgd().momentum();
   }
-  o.sync.first_bucket_bytes = c.dist().first_bucket_mib() > 0 ? static_cast<int64_t>(c.dist().first_bucket_mib() * (1 << 20)) : int64_t{1} << 20;
-  o.sync.bucket_bytes = c.dist().bucket_mib() > 0 ? static_cast<int64_t>(c.dist().bucket_mib() * (1 << 20)) : int64_t{25} << 20;
+  o.sync.first_bucket_bytes = c.dist().first_bucket_mib() > 0
+                                  ? static_cast<int64_t>(c.dist().first_bucket_mib() * (1 << 20))
+                                  : int64_t{1} << 20;
+  o.sync.bucket_bytes = c.dist().bucket_mib() > 0
+                            ? static_cast<int64_t>(c.dist().bucket_mib() * (1 << 20))
+                            : int64_t{25} << 20;
   return o;
 }
 
@@ -72,23 +80,28 @@ double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t
   const int64_t warm = o.schedule().warmup_steps();
   const double warm_factor = warm > 0 ? std::min(1.0, static_cast<double>(step + 1) / warm) : 1.0;
   switch (o.schedule().kind()) {
-    case framecast::LrSchedule::LINEAR_WARMUP: return lr * warm_factor;
+    case framecast::LrSchedule::LINEAR_WARMUP:
+      return lr * warm_factor;
     case framecast::LrSchedule::COSINE: {
       if (step < warm) return lr * warm_factor;
       const double p = static_cast<double>(step - warm) / std::max<int64_t>(1, steps - warm);
       return lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p)));
     }
-    default: return lr;
+    default:
+      return lr;
   }
 }
 
-Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world, bool keep_final_state) {
+Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
+                              bool keep_final_state) {
   RunResult result;
-  FC_RETURN_IF_ERROR(world.AgreeOnStatus(config::ValidateForWorld(config, world.size()), "rejected the config"));
+  FC_RETURN_IF_ERROR(
+      world.AgreeOnStatus(config::ValidateForWorld(config, world.size()), "rejected the config"));
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, BackendOf(config.dist())));
   FC_ASSIGN_OR_RETURN(auto ckpt_comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
   DemoOptions o = DemoOptionsFor(config, world.size());
-  if (world.device_kind() == dist::DeviceKind::kCuda) o.device = at::Device(at::kCUDA, world.device_index());
+  if (world.device_kind() == dist::DeviceKind::kCuda)
+    o.device = at::Device(at::kCUDA, world.device_index());
   FC_ASSIGN_OR_RETURN(auto trainer, DemoTrainer::Create(comm.get(), o));
 
   // ---- run directory ---------------------------------------------------------------------------
@@ -100,23 +113,28 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     if (st.ok()) st = ckpt::WriteFileAtomic(run_dir + "/config.pbtxt", text);
   }
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not prepare the run directory"));
-  ckpt::Checkpointer checkpointer(run_dir + "/checkpoints", config.checkpoint(), std::move(ckpt_comm));
+  ckpt::Checkpointer checkpointer(run_dir + "/checkpoints", config.checkpoint(),
+                                  std::move(ckpt_comm));
 
-  // ---- resume ------------------------------------------------------------------------------------
+  // ---- resume
+  // ------------------------------------------------------------------------------------
   const int rank = world.rank();
   auto compatible = [&](const Manifest& m) -> Status {
     if (m.run_name() != config.name()) {
-      return Status::InvalidArgument("written by run '" + m.run_name() + "', not '" + config.name() + "'");
+      return Status::InvalidArgument("written by run '" + m.run_name() + "', not '" +
+                                     config.name() + "'");
     }
     if (m.model_family() != "demo") {
-      return Status::InvalidArgument("holds a '" + m.model_family() + "' model, the config trains 'demo'");
+      return Status::InvalidArgument("holds a '" + m.model_family() +
+                                     "' model, the config trains 'demo'");
     }
     return Status::Ok();
   };
   auto wanted = [&](const Manifest& m) {
     auto names = ReplicatedStateNames(*trainer, m);
     for (const auto& r : m.tensors()) {
-      if (r.name().rfind("rank" + std::to_string(rank) + "/rng/", 0) == 0) names.push_back(r.name());
+      if (r.name().rfind("rank" + std::to_string(rank) + "/rng/", 0) == 0)
+        names.push_back(r.name());
     }
     return names;
   };
@@ -124,7 +142,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   int64_t global_step = 0, step = 0;
   int stage = 0;
   if (resume) {
-    FC_RETURN_IF_ERROR(world.AgreeOnStatus(LoadReplicatedState(*trainer, resume->tensors), "could not load " + resume->step_dir));
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(LoadReplicatedState(*trainer, resume->tensors),
+                                           "could not load " + resume->step_dir));
     LoadRngState(rank, resume->tensors);
     global_step = resume->manifest.global_step();
     stage = resume->manifest.stage_index();
@@ -135,9 +154,10 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
             ", written by " + std::to_string(resume->manifest.world_size()) + " rank(s))");
   }
   result.first_global_step = global_step;
-  LogInfo("run " + config.name() + " in " + run_dir + ": " + std::to_string(world.size()) + " rank(s), backend " +
-          dist::BackendName(comm->backend()) + ", per-rank batch " + std::to_string(o.per_rank_batch) + " x " +
-          std::to_string(o.accumulation) + " micro-batch(es), config digest " + config::Digest(text));
+  LogInfo("run " + config.name() + " in " + run_dir + ": " + std::to_string(world.size()) +
+          " rank(s), backend " + dist::BackendName(comm->backend()) + ", per-rank batch " +
+          std::to_string(o.per_rank_batch) + " x " + std::to_string(o.accumulation) +
+          " micro-batch(es), config digest " + config::Digest(text));
 
   auto meta_for = [&](int stage_index, int64_t step_in_stage) {
     Manifest m;
@@ -152,10 +172,14 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     for (int s = 0; s < config.stages_size(); ++s) {
       auto* ss = m.add_stages();
       ss->set_name(config.stages(s).name());
-      ss->set_steps_done(s < stage_index ? config.stages(s).steps() : s == stage_index ? step_in_stage : 0);
-      ss->set_state(s < stage_index || (s == stage_index && step_in_stage >= config.stages(s).steps())
+      ss->set_steps_done(s < stage_index    ? config.stages(s).steps()
+                         : s == stage_index ? step_in_stage
+                                            : 0);
+      ss->set_state(s < stage_index ||
+                            (s == stage_index && step_in_stage >= config.stages(s).steps())
                         ? framecast::ckpt::StageStatus::DONE
-                        : s == stage_index ? framecast::ckpt::StageStatus::RUNNING : framecast::ckpt::StageStatus::PENDING);
+                    : s == stage_index ? framecast::ckpt::StageStatus::RUNNING
+                                       : framecast::ckpt::StageStatus::PENDING);
     }
     return m;
   };
@@ -179,11 +203,15 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
       }
       if ((step + 1) % config.logging().every_steps() == 0 || stage_end) {
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         char line[256];
-        std::snprintf(line, sizeof(line), "stage %s step %lld/%lld (global %lld) loss %.9g lr %.4g %.1f ms/step",
-                      sc.name().c_str(), static_cast<long long>(step + 1), static_cast<long long>(sc.steps()),
-                      static_cast<long long>(global_step), l.item<double>(), lr, ms);
+        std::snprintf(line, sizeof(line),
+                      "stage %s step %lld/%lld (global %lld) loss %.9g lr %.4g %.1f ms/step",
+                      sc.name().c_str(), static_cast<long long>(step + 1),
+                      static_cast<long long>(sc.steps()), static_cast<long long>(global_step),
+                      l.item<double>(), lr, ms);
         LogInfo(line);
       }
     }
@@ -193,9 +221,11 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   result.global_step = global_step;
   if (keep_final_state) {
     FC_ASSIGN_OR_RETURN(auto state, ReplicatedState(*trainer));
-    for (auto& nt : state) result.final_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
+    for (auto& nt : state)
+      result.final_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
   }
-  if (result.losses.empty()) LogInfo("run " + config.name() + " is already complete; nothing to train");
+  if (result.losses.empty())
+    LogInfo("run " + config.name() + " is already complete; nothing to train");
   return result;
 }
 

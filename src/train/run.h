@@ -15,12 +15,12 @@ namespace fc::train {
 
 struct RunResult {
   bool resumed = false;
-  std::string resumed_from;        // step directory, when resumed
-  int64_t first_global_step = 0;   // the first step this invocation trained
-  int64_t global_step = 0;         // steps completed at the end
-  std::vector<double> losses;      // mean over ranks, one per step trained by this invocation
-  double max_save_pause_ms = 0;    // longest time the training thread spent snapshotting
-  TensorMap final_state;           // replicated state at the end (host copies), if asked for
+  std::string resumed_from;       // step directory, when resumed
+  int64_t first_global_step = 0;  // the first step this invocation trained
+  int64_t global_step = 0;        // steps completed at the end
+  std::vector<double> losses;     // mean over ranks, one per step trained by this invocation
+  double max_save_pause_ms = 0;   // longest time the training thread spent snapshotting
+  TensorMap final_state;          // replicated state at the end (host copies), if asked for
 };
 
 // Collective over `world`. Trains the config's stages from where its run directory left off.
@@ -35,7 +35,8 @@ DemoOptions DemoOptionsFor(const framecast::RunConfig& config, int world_size);
 // The state of a demo trainer that a checkpoint holds (replicated part), and restoring it.
 Result<std::vector<ckpt::NamedTensor>> ReplicatedState(DemoTrainer& trainer);
 // The names a resume must find in `manifest` (the model's, and its optimizer state if any).
-std::vector<std::string> ReplicatedStateNames(DemoTrainer& trainer, const framecast::ckpt::Manifest& manifest);
+std::vector<std::string> ReplicatedStateNames(DemoTrainer& trainer,
+                                              const framecast::ckpt::Manifest& manifest);
 Status LoadReplicatedState(DemoTrainer& trainer, const TensorMap& from);
 
 // Learning rate of optimizer `o` at step `step` (0-based) of a stage of `steps` steps.

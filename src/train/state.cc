@@ -17,12 +17,15 @@ namespace fc::train {
 
 std::vector<ckpt::NamedTensor> ModuleState(torch::nn::Module& module, const std::string& prefix) {
   std::vector<ckpt::NamedTensor> out;
-  for (const auto& p : module.named_parameters(true)) out.push_back({prefix + "/" + p.key(), p.value()});
-  for (const auto& b : module.named_buffers(true)) out.push_back({prefix + "/" + b.key(), b.value()});
+  for (const auto& p : module.named_parameters(true))
+    out.push_back({prefix + "/" + p.key(), p.value()});
+  for (const auto& b : module.named_buffers(true))
+    out.push_back({prefix + "/" + b.key(), b.value()});
   return out;
 }
 
-Status LoadModuleState(torch::nn::Module& module, const std::string& prefix, const TensorMap& from) {
+Status LoadModuleState(torch::nn::Module& module, const std::string& prefix,
+                       const TensorMap& from) {
   torch::NoGradGuard ng;
   for (const auto& nt : ModuleState(module, prefix)) {
     auto it = from.find(nt.name);
@@ -41,10 +44,12 @@ Status LoadModuleState(torch::nn::Module& module, const std::string& prefix, con
 }
 
 Result<std::vector<ckpt::NamedTensor>> OptimizerState(torch::optim::Optimizer& optimizer,
-                                                      torch::nn::Module& module, const std::string& prefix) {
+                                                      torch::nn::Module& module,
+                                                      const std::string& prefix) {
   const bool sgd = dynamic_cast<torch::optim::SGD*>(&optimizer) != nullptr;
   const bool adam = dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr;
-  if (!sgd && !adam) return Status::Unavailable("checkpoint: only SGD and Adam optimizer state is supported");
+  if (!sgd && !adam)
+    return Status::Unavailable("checkpoint: only SGD and Adam optimizer state is supported");
   std::vector<ckpt::NamedTensor> out;
   for (const auto& p : module.named_parameters(true)) {
     auto it = optimizer.state().find(p.value().unsafeGetTensorImpl());
@@ -52,13 +57,15 @@ Result<std::vector<ckpt::NamedTensor>> OptimizerState(torch::optim::Optimizer& o
     const std::string base = prefix + "/" + p.key() + "/";
     if (sgd) {
       auto& st = static_cast<torch::optim::SGDParamState&>(*it->second);
-      if (st.momentum_buffer().defined()) out.push_back({base + "momentum_buffer", st.momentum_buffer()});
+      if (st.momentum_buffer().defined())
+        out.push_back({base + "momentum_buffer", st.momentum_buffer()});
     } else {
       auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
       out.push_back({base + "step", at::full({}, st.step(), at::kLong)});
       if (st.exp_avg().defined()) out.push_back({base + "exp_avg", st.exp_avg()});
       if (st.exp_avg_sq().defined()) out.push_back({base + "exp_avg_sq", st.exp_avg_sq()});
-      if (st.max_exp_avg_sq().defined()) out.push_back({base + "max_exp_avg_sq", st.max_exp_avg_sq()});
+      if (st.max_exp_avg_sq().defined())
+        out.push_back({base + "max_exp_avg_sq", st.max_exp_avg_sq()});
     }
   }
   return out;
@@ -68,13 +75,15 @@ Status LoadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module&
                           const std::string& prefix, const TensorMap& from) {
   const bool sgd = dynamic_cast<torch::optim::SGD*>(&optimizer) != nullptr;
   const bool adam = dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr;
-  if (!sgd && !adam) return Status::Unavailable("checkpoint: only SGD and Adam optimizer state is supported");
+  if (!sgd && !adam)
+    return Status::Unavailable("checkpoint: only SGD and Adam optimizer state is supported");
   optimizer.state().clear();
   auto get = [&](const std::string& name, const at::Tensor& like, at::Tensor* out) -> Status {
     auto it = from.find(name);
     if (it == from.end()) return Status::Ok();
     if (it->second.sizes() != like.sizes() || it->second.scalar_type() != like.scalar_type()) {
-      return Status::InvalidArgument("checkpoint optimizer tensor " + name + " does not match its parameter");
+      return Status::InvalidArgument("checkpoint optimizer tensor " + name +
+                                     " does not match its parameter");
     }
     *out = it->second.to(like.device()).clone();
     return Status::Ok();

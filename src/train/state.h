@@ -26,8 +26,10 @@ Status LoadModuleState(torch::nn::Module& module, const std::string& prefix, con
 
 // The optimizer must be SGD or Adam over `module`'s parameters, in `module.parameters()` order.
 Result<std::vector<ckpt::NamedTensor>> OptimizerState(torch::optim::Optimizer& optimizer,
-                                                      torch::nn::Module& module, const std::string& prefix);
-// Replaces the optimizer's state with the "<prefix>/..." tensors of `from` (none: a fresh optimizer).
+                                                      torch::nn::Module& module,
+                                                      const std::string& prefix);
+// Replaces the optimizer's state with the "<prefix>/..." tensors of `from` (none: a fresh
+// optimizer).
 Status LoadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module& module,
                           const std::string& prefix, const TensorMap& from);
 

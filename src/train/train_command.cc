@@ -19,13 +19,16 @@ int TrainCommand(int argc, char** argv, int first) {
   flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
   Status st = flags.Parse(argc, argv, first);
   if (st.ok() && flags.positional().size() > 1) {
-    st = Status::InvalidArgument("framecast train: expected at most one CONFIG, got '" + flags.positional()[1] + "' too");
+    st = Status::InvalidArgument("framecast train: expected at most one CONFIG, got '" +
+                                 flags.positional()[1] + "' too");
   }
   auto threads = flags.Int("threads");
   if (st.ok()) st = threads.status();
   if (!st.ok()) {
-    std::fprintf(stderr, "error: %s\nusage: framecast train [CONFIG] [--set field.path=value ...]\nflags:\n%s",
-                 st.message().c_str(), flags.Usage().c_str());
+    std::fprintf(
+        stderr,
+        "error: %s\nusage: framecast train [CONFIG] [--set field.path=value ...]\nflags:\n%s",
+        st.message().c_str(), flags.Usage().c_str());
     return 2;
   }
   // The config: a file, or the embedded default (configs/demo.pbtxt at build time).
@@ -50,15 +53,17 @@ int TrainCommand(int argc, char** argv, int first) {
     return 1;
   }
   dist::WorldOptions wo;
-  if (cfg.value().dist().device() == framecast::DistConfig::DEVICE_CUDA) wo.device = dist::DeviceKind::kCuda;
+  if (cfg.value().dist().device() == framecast::DistConfig::DEVICE_CUDA)
+    wo.device = dist::DeviceKind::kCuda;
   auto world = dist::World::Init(&argc, &argv, wo);
   if (!world.ok()) {
     LogError(world.status().ToString());
     return 1;
   }
-  const int nthreads = threads.value() > 0 ? static_cast<int>(threads.value())
-                                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                                                             world.value()->local_size());
+  const int nthreads = threads.value() > 0
+                           ? static_cast<int>(threads.value())
+                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                             world.value()->local_size());
   at::set_num_threads(nthreads);
   auto run = RunTraining(cfg.value(), *world.value());
   if (!run.ok()) {

@@ -17,9 +17,10 @@ namespace {
 framecast::RunConfig Config(const std::string& dir, int64_t steps) {
   auto c = config::ParseRunConfigText(train::kDefaultConfigText, "demo");
   EXPECT_TRUE(c.ok());
-  for (const std::string& s : {"output_dir=" + dir, "stages[0].steps=" + std::to_string(steps),
-                               std::string("checkpoint.every_steps=3"), std::string("data.global_batch=12"),
-                               std::string("data.procedural_blobs.image_size=16"), std::string("model.demo.width=8")}) {
+  for (const std::string& s :
+       {"output_dir=" + dir, "stages[0].steps=" + std::to_string(steps),
+        std::string("checkpoint.every_steps=3"), std::string("data.global_batch=12"),
+        std::string("data.procedural_blobs.image_size=16"), std::string("model.demo.width=8")}) {
     EXPECT_TRUE(config::ApplyOverride(&c.value(), s).ok()) << s;
   }
   config::ApplyDefaults(&c.value());
@@ -35,12 +36,14 @@ std::string FreshDir(const std::string& name) {
   return d;
 }
 
-void ExpectBitwiseEqual(const train::TensorMap& a, const train::TensorMap& b, const std::string& what) {
+void ExpectBitwiseEqual(const train::TensorMap& a, const train::TensorMap& b,
+                        const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   for (const auto& [name, t] : a) {
     auto it = b.find(name);
     ASSERT_NE(it, b.end()) << what << ": " << name;
-    EXPECT_TRUE(t.scalar_type() == it->second.scalar_type() && at::equal(t, it->second)) << what << ": " << name;
+    EXPECT_TRUE(t.scalar_type() == it->second.scalar_type() && at::equal(t, it->second))
+        << what << ": " << name;
   }
 }
 
@@ -65,9 +68,10 @@ TEST(CheckpointDist, ResumeIsBitExact) {
   }
   ExpectBitwiseEqual(straight.value().final_state, second.value().final_state, "final state");
   for (int r = 0; r < g_world->size(); ++r) {
-    const std::string shard = "/checkpoints/step-00000010/shard-0000" + std::to_string(r) + "-of-0000" +
-                              std::to_string(g_world->size()) + ".bin";
-    auto a = ckpt::ReadSmallFile(dir + "/A" + shard, 1 << 30), b = ckpt::ReadSmallFile(dir + "/B" + shard, 1 << 30);
+    const std::string shard = "/checkpoints/step-00000010/shard-0000" + std::to_string(r) +
+                              "-of-0000" + std::to_string(g_world->size()) + ".bin";
+    auto a = ckpt::ReadSmallFile(dir + "/A" + shard, 1 << 30),
+         b = ckpt::ReadSmallFile(dir + "/B" + shard, 1 << 30);
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_TRUE(a.value() == b.value()) << shard << " differs";
   }
@@ -93,24 +97,30 @@ TEST(CheckpointDist, Reshard) {
       c10::Dict<std::string, at::Tensor> d;
       for (auto& [n, t] : run.value().final_state) d.insert(n, t);
       std::vector<char> bytes = torch::pickle_save(c10::IValue(d));
-      ASSERT_TRUE(ckpt::WriteFileAtomic(dir + "/expected.pt", std::string(bytes.begin(), bytes.end())).ok());
+      ASSERT_TRUE(
+          ckpt::WriteFileAtomic(dir + "/expected.pt", std::string(bytes.begin(), bytes.end()))
+              .ok());
     }
     return;
   }
   auto bytes = ckpt::ReadSmallFile(dir + "/expected.pt", 1 << 30);
   ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
-  auto dict = torch::pickle_load(std::vector<char>(bytes.value().begin(), bytes.value().end())).toGenericDict();
+  auto dict = torch::pickle_load(std::vector<char>(bytes.value().begin(), bytes.value().end()))
+                  .toGenericDict();
   train::TensorMap expected;
   for (const auto& kv : dict) expected[kv.key().toStringRef()] = kv.value().toTensor();
 
   auto comm = dist::MakeCommunicator(*g_world, dist::Backend::kMpi);
   auto ckpt_comm = dist::MakeCommunicator(*g_world, dist::Backend::kMpi);
   ASSERT_TRUE(comm.ok() && ckpt_comm.ok());
-  auto trainer = train::DemoTrainer::Create(comm.value().get(), train::DemoOptionsFor(cfg, g_world->size()));
+  auto trainer =
+      train::DemoTrainer::Create(comm.value().get(), train::DemoOptionsFor(cfg, g_world->size()));
   ASSERT_TRUE(trainer.ok());
   ckpt::Checkpointer ck(dir + "/run/checkpoints", cfg.checkpoint(), std::move(ckpt_comm).value());
   auto found = ck.FindResume([](const framecast::ckpt::Manifest&) { return Status::Ok(); },
-                             [&](const framecast::ckpt::Manifest& m) { return train::ReplicatedStateNames(*trainer.value(), m); });
+                             [&](const framecast::ckpt::Manifest& m) {
+                               return train::ReplicatedStateNames(*trainer.value(), m);
+                             });
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_TRUE(found.value().has_value());
   EXPECT_EQ(found.value()->manifest.world_size(), 3);
@@ -119,7 +129,8 @@ TEST(CheckpointDist, Reshard) {
   ASSERT_TRUE(state.ok());
   train::TensorMap loaded;
   for (auto& nt : state.value()) loaded[nt.name] = nt.tensor.detach().cpu();
-  ExpectBitwiseEqual(expected, loaded, "state loaded on " + std::to_string(g_world->size()) + " rank(s)");
+  ExpectBitwiseEqual(expected, loaded,
+                     "state loaded on " + std::to_string(g_world->size()) + " rank(s)");
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ framecast::ckpt::Manifest Meta(int64_t step) {
 // Writes a checkpoint of State(seed) at `step` on `ranks` in-process ranks.
 void Write(const std::string& step_dir, int ranks, int64_t seed, int64_t step) {
   RunRanks(ranks, [&](int r, dist::Communicator* c) {
-    std::vector<NamedTensor> local = {{"rank" + std::to_string(r) + "/rng/cpu", at::full({5}, r, at::kByte)}};
+    std::vector<NamedTensor> local = {
+        {"rank" + std::to_string(r) + "/rng/cpu", at::full({5}, r, at::kByte)}};
     Status s = ckpt::WriteCheckpoint(step_dir, State(seed), local, Meta(step), c);
     ASSERT_TRUE(s.ok()) << s.ToString();
   });
@@ -69,8 +70,10 @@ TEST(Crc32c, MatchesReferenceAndKnownVector) {
   std::mt19937 rng(1);
   std::vector<uint8_t> buf(10007);
   for (auto& b : buf) b = static_cast<uint8_t>(rng());
-  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{63}, size_t{4096}, buf.size()}) {
-    EXPECT_EQ(ckpt::Crc32c(buf.data(), n), ckpt::Crc32cReference(buf.data(), n)) << n << " bytes, " << ckpt::Crc32cImplementation();
+  for (size_t n :
+       {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{63}, size_t{4096}, buf.size()}) {
+    EXPECT_EQ(ckpt::Crc32c(buf.data(), n), ckpt::Crc32cReference(buf.data(), n))
+        << n << " bytes, " << ckpt::Crc32cImplementation();
   }
   uint32_t c = ckpt::Crc32cExtend(0, buf.data(), 100);
   EXPECT_EQ(ckpt::Crc32cExtend(c, buf.data() + 100, 900), ckpt::Crc32c(buf.data(), 1000));
@@ -148,7 +151,9 @@ TEST_F(Damage, FlippedByteNamesFileTensorAndOffset) {
   for (Status s : {ckpt::VerifyCheckpoint(step_), ReadAll()}) {
     EXPECT_EQ(s.code(), Status::Code::kCorruption);
     EXPECT_NE(s.message().find(r.file()), std::string::npos) << s.message();
-    EXPECT_NE(s.message().find("tensor model/a.weight at offset " + std::to_string(r.offset())), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("tensor model/a.weight at offset " + std::to_string(r.offset())),
+              std::string::npos)
+        << s.message();
     EXPECT_NE(s.message().find("CRC32C mismatch"), std::string::npos) << s.message();
   }
 }
@@ -167,7 +172,8 @@ TEST_F(Damage, MissingShard) {
   ASSERT_TRUE(ckpt::RemoveFile(step_ + "/shard-00001-of-00002.bin").ok());
   Status s = ckpt::VerifyCheckpoint(step_);
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
-  EXPECT_NE(s.message().find("shard-00001-of-00002.bin: shard file missing"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("shard-00001-of-00002.bin: shard file missing"), std::string::npos)
+      << s.message();
 }
 
 TEST_F(Damage, HostileManifests) {
@@ -177,21 +183,30 @@ TEST_F(Damage, HostileManifests) {
     const char* expect;
   };
   std::vector<Case> cases = {
-      {"dot-dot path", [](auto* m) { m->mutable_tensors(0)->set_file("../../etc/passwd"); }, "is not one of the shard files"},
-      {"absolute shard name", [](auto* m) { m->set_shard_files(0, "/etc/passwd"); }, "expected 'shard-00000-of-00002.bin'"},
-      {"absurd length", [](auto* m) { m->mutable_tensors(0)->set_length(1ull << 60); }, "does not match its shape"},
-      {"absurd shape", [](auto* m) {
+      {"dot-dot path", [](auto* m) { m->mutable_tensors(0)->set_file("../../etc/passwd"); },
+       "is not one of the shard files"},
+      {"absolute shard name", [](auto* m) { m->set_shard_files(0, "/etc/passwd"); },
+       "expected 'shard-00000-of-00002.bin'"},
+      {"absurd length", [](auto* m) { m->mutable_tensors(0)->set_length(1ull << 60); },
+       "does not match its shape"},
+      {"absurd shape",
+       [](auto* m) {
          auto* r = m->mutable_tensors(0);
          r->clear_shape();
          r->add_shape(1ll << 40);
          r->add_shape(1ll << 40);
-       }, "shape out of range"},
-      {"negative dim", [](auto* m) { m->mutable_tensors(0)->set_shape(0, -4); }, "shape out of range"},
+       },
+       "shape out of range"},
+      {"negative dim", [](auto* m) { m->mutable_tensors(0)->set_shape(0, -4); },
+       "shape out of range"},
       {"absurd offset", [](auto* m) { m->mutable_tensors(0)->set_offset(~0ull); }, "out of range"},
-      {"offset past the end", [](auto* m) { m->mutable_tensors(0)->set_offset(1ull << 40); }, "past the end of the file"},
-      {"unknown dtype", [](auto* m) { m->mutable_tensors(0)->set_dtype("complex512"); }, "unknown dtype"},
+      {"offset past the end", [](auto* m) { m->mutable_tensors(0)->set_offset(1ull << 40); },
+       "past the end of the file"},
+      {"unknown dtype", [](auto* m) { m->mutable_tensors(0)->set_dtype("complex512"); },
+       "unknown dtype"},
       {"world size", [](auto* m) { m->set_world_size(1 << 30); }, "world_size"},
-      {"duplicate name", [](auto* m) { m->mutable_tensors(1)->set_name(m->tensors(0).name()); }, "duplicate"},
+      {"duplicate name", [](auto* m) { m->mutable_tensors(1)->set_name(m->tensors(0).name()); },
+       "duplicate"},
       {"format", [](auto* m) { m->set_format_version(99); }, "format_version 99"},
   };
   for (const Case& c : cases) {
@@ -227,7 +242,9 @@ TEST(Checkpointer, ResumeSkipsDamagedStepAndRefusesAnotherRun) {
     ASSERT_TRUE(res.value().has_value());
     EXPECT_EQ(res.value()->manifest.global_step(), 2);  // step 4 was damaged
     ExpectSameState(res.value()->tensors, 2);
-    auto other = [](const framecast::ckpt::Manifest&) { return Status::InvalidArgument("written by run 'x'"); };
+    auto other = [](const framecast::ckpt::Manifest&) {
+      return Status::InvalidArgument("written by run 'x'");
+    };
     auto refused = ck.FindResume(other, all);
     EXPECT_FALSE(refused.ok());
     EXPECT_NE(refused.status().message().find("written by run 'x'"), std::string::npos);

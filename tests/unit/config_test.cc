@@ -46,17 +46,19 @@ TEST(Config, SyntaxErrorsNameLineAndColumn) {
 }
 
 TEST(Config, Overrides) {
-  auto c = Load(kGood, {"stages[0].steps=9", "name=run-2", "optimizers[0].lr=0.5", "stages[1].steps=4",
-                        "dist.backend=BACKEND_MPI"});
+  auto c = Load(kGood, {"stages[0].steps=9", "name=run-2", "optimizers[0].lr=0.5",
+                        "stages[1].steps=4", "dist.backend=BACKEND_MPI"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c.value().stages(0).steps(), 9);
   EXPECT_EQ(c.value().stages_size(), 2);
   EXPECT_EQ(c.value().name(), "run-2");
   EXPECT_EQ(c.value().optimizers(0).lr(), 0.5);
-  for (const char* bad : {"nope=1", "stages.steps=1", "stages[5].steps=1", "data=3", "stages[0].steps=x", "=3"}) {
+  for (const char* bad :
+       {"nope=1", "stages.steps=1", "stages[5].steps=1", "data=3", "stages[0].steps=x", "=3"}) {
     auto r = Load(kGood, {bad});
     EXPECT_FALSE(r.ok()) << bad;
-    EXPECT_NE(r.status().message().find(std::string("--set ") + bad), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(std::string("--set ") + bad), std::string::npos)
+        << r.status().message();
   }
 }
 
@@ -70,7 +72,8 @@ TEST(Config, SemanticRulesNameFieldAndRule) {
            {{"stages[0].steps=0"}, "stages[0].steps: must be >= 1"},
            {{"checkpoint.keep_last=1"}, "checkpoint.keep_last: must be >= 2"},
            {{"optimizers[0].lr=0"}, "optimizers[0].lr: must be > 0"},
-           {{"accumulation_steps=5"}, "data.global_batch=12: not divisible by accumulation_steps (5)"},
+           {{"accumulation_steps=5"},
+            "data.global_batch=12: not divisible by accumulation_steps (5)"},
        }) {
     auto r = Load(kGood, c.sets);
     ASSERT_FALSE(r.ok()) << c.expect;
@@ -80,7 +83,8 @@ TEST(Config, SemanticRulesNameFieldAndRule) {
   ASSERT_TRUE(ok.ok());
   EXPECT_TRUE(ValidateForWorld(ok.value(), 3).ok());
   Status s = ValidateForWorld(ok.value(), 4);
-  EXPECT_EQ(s.message(), "data.global_batch=12: not divisible by ranks (4) x accumulation_steps (2)");
+  EXPECT_EQ(s.message(),
+            "data.global_batch=12: not divisible by ranks (4) x accumulation_steps (2)");
 }
 
 }  // namespace
