@@ -14,14 +14,18 @@ namespace {
 TEST(GradientSync, TrainingMatchesSingleProcess) {
   for (int ranks : {2, 3}) {
     RunRanks(ranks, [](int, dist::Communicator* c) {
-      CheckTrainingMatchesSingleProcess(c, /*steps=*/6, /*b=*/4, /*accumulation=*/1, 1e-5);
+      CheckTrainingMatchesSingleProcess(c, /*steps=*/6, /*b=*/4, /*accumulation=*/1, 1e-9, at::kCPU,
+                                        at::kDouble);
     });
   }
 }
 
 TEST(GradientSync, NoSyncAccumulationMatchesLargerBatch) {
   RunRanks(2, [](int, dist::Communicator* c) {
-    CheckTrainingMatchesSingleProcess(c, /*steps=*/4, /*b=*/3, /*accumulation=*/3, 1e-5);
+    // Float64: in float32 the summation order of the larger reference batch differs by ~1e-7 per
+    // step, and on some CPUs a BN bias near zero turns that into a 1e-4 relative difference.
+    CheckTrainingMatchesSingleProcess(c, /*steps=*/4, /*b=*/3, /*accumulation=*/3, 1e-9, at::kCPU,
+                                      at::kDouble);
   });
 }
 
