@@ -6,7 +6,9 @@
 #include "bench/commands.h"
 #include "ckpt/commands.h"
 #include "config/commands.h"
+#include "data/commands.h"
 #include "train/commands.h"
+#include "train/trainer.h"
 #include "util/allocator.h"
 
 namespace {
@@ -21,12 +23,22 @@ const char* kUsage =
     "  train              train the embedded default workload data-parallel and print per-step "
     "loss\n"
     "  ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR OUT.pt\n"
-    "                     committed steps; check every CRC; tensors and metadata; model tensors for torch.load\n"
-    "  config check CONFIG  validate a run config (--set path=value overrides) and print the effective config\n"
+    "                     committed steps; check every CRC; tensors and metadata; model tensors "
+    "for torch.load\n"
+    "  data prepare | preview | info | verify   convert raw datasets; preview clips as GIF/MP4\n"
+    "  config check CONFIG  validate a run config (--set path=value overrides) and print the "
+    "effective config\n"
     "  bench allreduce    all-reduce bandwidth table: raw backend vs GradientSync (nccl-tests "
     "layout)\n"
-    "  bench ckpt         checkpoint save/load GB/s vs raw write+fsync (peer: torch.distributed.checkpoint)\n"
+    "  bench ckpt         checkpoint save/load GB/s vs raw write+fsync (peer: "
+    "torch.distributed.checkpoint)\n"
     "  bench step         ms/step of the data-parallel demo step (peer: PyTorch DDP)\n"
+    "  bench step CONFIG  ms/step, sequences/s, peak memory of a config's model step (peer: "
+    "PyTorch "
+    "eager)\n"
+    "  model summary CONFIG  parameter count per module of a config's model\n"
+    "  eval CONFIG --checkpoint STEP_DIR  best-of-N PSNR/SSIM (LPIPS, FVD with their weights) vs "
+    "baselines\n"
     "  version            print the version\n"
     "  help               this text; `framecast <command> --help` lists a command's flags\n";
 
@@ -41,6 +53,7 @@ bool WantsHelp(int argc, char** argv, int first) {
 
 int main(int argc, char** argv) {
   fc::TuneHostAllocator();  // before anything allocates
+  fc::train::InstallFamilyConfigHooks();
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, stdout);
@@ -61,6 +74,9 @@ int main(int argc, char** argv) {
     return fc::train::TrainCommand(argc, argv, 2);
   }
   if (cmd == "ckpt") return fc::ckpt::CkptCommand(argc, argv, 2);
+  if (cmd == "model") return fc::train::ModelCommand(argc, argv, 2);
+  if (cmd == "eval") return fc::train::EvalCommand(argc, argv, 2);
+  if (cmd == "data") return fc::data::DataCommand(argc, argv, 2);
   if (cmd == "config") return fc::config::ConfigCommand(argc, argv, 2);
   if (cmd == "bench" && argc >= 3) {
     const std::string sub = argv[2];
@@ -70,6 +86,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (sub == "allreduce") return fc::bench::AllReduceCommand(argc, argv, 3);
+    if (sub == "step" && argc >= 4 && argv[3][0] != '-')
+      return fc::bench::ModelStepCommand(argc, argv, 3);
     if (sub == "step") return fc::bench::StepCommand(argc, argv, 3);
     if (sub == "ckpt") return fc::bench::CkptCommand(argc, argv, 3);
   }

@@ -51,8 +51,8 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
   return config;
 }
 
-Result<RunConfig> LoadRunConfig(const std::string& path,
-                                const std::vector<std::string>& overrides) {
+Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides,
+                                bool validate) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open config file");
   std::stringstream buf;
@@ -60,7 +60,7 @@ Result<RunConfig> LoadRunConfig(const std::string& path,
   FC_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfigText(buf.str(), path));
   for (const std::string& o : overrides) FC_RETURN_IF_ERROR(ApplyOverride(&config, o));
   ApplyDefaults(&config);
-  FC_RETURN_IF_ERROR(Validate(config).WithContext(path));
+  if (validate) FC_RETURN_IF_ERROR(Validate(config).WithContext(path));
   return config;
 }
 
@@ -134,6 +134,15 @@ Status ApplyOverride(RunConfig* config, const std::string& assignment) {
   return Status::Ok();
 }
 
+namespace {
+ConfigHooks& Hooks() {
+  static ConfigHooks hooks;
+  return hooks;
+}
+}  // namespace
+
+void InstallConfigHooks(ConfigHooks hooks) { Hooks() = std::move(hooks); }
+
 void ApplyDefaults(RunConfig* c) {
   if (c->accumulation_steps() == 0) c->set_accumulation_steps(1);
   auto* ck = c->mutable_checkpoint();
@@ -157,6 +166,9 @@ void ApplyDefaults(RunConfig* c) {
   for (int i = 0; i < c->stages_size(); ++i) {
     if (c->stages(i).name().empty()) c->mutable_stages(i)->set_name("stage" + std::to_string(i));
   }
+  if (c->eval().samples() == 0) c->mutable_eval()->set_samples(100);
+  if (c->eval().fvd_draws() == 0) c->mutable_eval()->set_fvd_draws(5);
+  if (Hooks().apply_defaults) Hooks().apply_defaults(c);
 }
 
 Status Validate(const RunConfig& c) {
@@ -186,6 +198,10 @@ Status Validate(const RunConfig& c) {
     if (o.weight_decay() < 0) return Invalid(p + ".weight_decay", "must be >= 0");
     if (o.schedule().warmup_steps() < 0)
       return Invalid(p + ".schedule.warmup_steps", "must be >= 0");
+    if (o.schedule().warmup_epochs() < 0)
+      return Invalid(p + ".schedule.warmup_epochs", "must be >= 0");
+    if (o.schedule().warmup_start_lr() < 0 || o.schedule().warmup_start_lr() > o.lr())
+      return Invalid(p + ".schedule.warmup_start_lr", "must be in [0, lr]");
   }
   if (c.stages_size() == 0) return Invalid("stages", "at least one stage is required");
   for (int i = 0; i < c.stages_size(); ++i) {
@@ -205,6 +221,9 @@ Status Validate(const RunConfig& c) {
         "data.global_batch=" + std::to_string(c.data().global_batch()),
         "not divisible by accumulation_steps (" + std::to_string(c.accumulation_steps()) + ")");
   }
+  if (c.eval().samples() < 0) return Invalid("eval.samples", "must be >= 1");
+  if (c.eval().fvd_draws() < 0) return Invalid("eval.fvd_draws", "must be >= 1");
+  if (Hooks().validate) return Hooks().validate(c);
   return Status::Ok();
 }
 

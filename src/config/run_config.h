@@ -12,6 +12,7 @@
 // made once the ranks are known.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,10 @@
 
 namespace fc::config {
 
+// validate = false: defaults only (for tools that look at one part, e.g. the model summary).
 Result<framecast::RunConfig> LoadRunConfig(const std::string& path,
-                                           const std::vector<std::string>& overrides);
+                                           const std::vector<std::string>& overrides,
+                                           bool validate = true);
 
 // Parses text (named `source` in errors) as a RunConfig, without defaults or validation.
 Result<framecast::RunConfig> ParseRunConfigText(const std::string& text, const std::string& source);
@@ -34,6 +37,15 @@ void ApplyDefaults(framecast::RunConfig* config);
 
 // Checks the rules that need no knowledge of the launch.
 Status Validate(const framecast::RunConfig& config);
+
+// Data-source and model-family defaults and rules live with their code (src/data, src/models); the
+// executable installs them here once at start-up, so this library stays free of model code (the
+// config fuzzer links it alone). ApplyDefaults and Validate run them after the generic ones.
+struct ConfigHooks {
+  std::function<void(framecast::RunConfig*)> apply_defaults;
+  std::function<Status(const framecast::RunConfig&)> validate;
+};
+void InstallConfigHooks(ConfigHooks hooks);
 
 // Checks the rules that involve the number of ranks.
 Status ValidateForWorld(const framecast::RunConfig& config, int world_size);

@@ -9,4 +9,11 @@ namespace fc::train {
 
 int TrainCommand(int argc, char** argv, int first);
 
+// framecast model summary CONFIG [--set ...]: parameter counts per module of the config's model.
+int ModelCommand(int argc, char** argv, int first);
+
+// framecast eval CONFIG --checkpoint STEP_DIR [...]: best-of-N evaluation with baselines
+// (train/eval_command.cc).
+int EvalCommand(int argc, char** argv, int first);
+
 }  // namespace fc::train

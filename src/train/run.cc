@@ -11,6 +11,37 @@
 namespace fc::train {
 
 using framecast::RunConfig;
+
+namespace {
+
+// Averages every scalar of `report` over ranks in one all-reduce.
+Status AverageOverRanks(dist::Communicator* comm, StepReport* report) {
+  const int64_t n = static_cast<int64_t>(report->scalars.size());
+  if (n == 0) return Status::Ok();
+  at::Tensor v = at::empty({n}, at::kDouble);
+  for (int64_t i = 0; i < n; ++i) v[i] = report->scalars[i].second;
+  FC_RETURN_IF_ERROR(comm->AllReduce(v, dist::ReduceOp::kAvg)->Wait());
+  for (int64_t i = 0; i < n; ++i) report->scalars[i].second = v[i].item<double>();
+  return Status::Ok();
+}
+
+// "stage main step 5/100 (global 5) loss 0.25 kl 3.1 lr 0.0001 12.3 ms/step"
+std::string StepLine(const std::string& stage, int64_t step, int64_t steps, int64_t global_step,
+                     const StepReport& r, double ms) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "stage %s step %lld/%lld (global %lld)", stage.c_str(),
+                static_cast<long long>(step), static_cast<long long>(steps),
+                static_cast<long long>(global_step));
+  std::string line = buf;
+  for (const auto& [name, value] : r.scalars) {
+    std::snprintf(buf, sizeof(buf), " %s %.9g", name.c_str(), value);
+    line += buf;
+  }
+  std::snprintf(buf, sizeof(buf), " %.1f ms/step", ms);
+  return line + buf;
+}
+
+}  // namespace
 using framecast::ckpt::Manifest;
 
 dist::Backend BackendOf(const framecast::DistConfig& d) {
@@ -24,74 +55,6 @@ dist::Backend BackendOf(const framecast::DistConfig& d) {
   }
 }
 
-DemoOptions DemoOptionsFor(const RunConfig& c, int world_size) {
-  DemoOptions o;
-  o.per_rank_batch =
-      c.data().global_batch() / (static_cast<int64_t>(world_size) * c.accumulation_steps());
-  o.accumulation = c.accumulation_steps();
-  o.image_size = c.data().procedural_blobs().image_size();
-  o.width = c.model().demo().width();
-  o.sync_bn = c.model().demo().sync_bn();
-  o.seed = c.seed();
-  const auto& opt = c.optimizers(0);
-  o.lr = opt.lr();
-  o.weight_decay = opt.weight_decay();
-  if (opt.has_adam()) {
-    o.optimizer = DemoOptions::Optimizer::kAdam;
-    o.beta1 = opt.adam().beta1();
-    o.beta2 = opt.adam().beta2();
-    o.eps = opt.adam().eps();
-  } else {
-    o.optimizer = DemoOptions::Optimizer::kSgd;
-    o.momentum = opt.sgd().momentum();
-  }
-  o.sync.first_bucket_bytes = c.dist().first_bucket_mib() > 0
-                                  ? static_cast<int64_t>(c.dist().first_bucket_mib() * (1 << 20))
-                                  : int64_t{1} << 20;
-  o.sync.bucket_bytes = c.dist().bucket_mib() > 0
-                            ? static_cast<int64_t>(c.dist().bucket_mib() * (1 << 20))
-                            : int64_t{25} << 20;
-  return o;
-}
-
-Result<std::vector<ckpt::NamedTensor>> ReplicatedState(DemoTrainer& t) {
-  auto state = ModuleState(*t.net(), "model/demo");
-  FC_ASSIGN_OR_RETURN(auto opt, OptimizerState(t.optimizer(), *t.net(), "optim/model"));
-  state.insert(state.end(), opt.begin(), opt.end());
-  return state;
-}
-
-std::vector<std::string> ReplicatedStateNames(DemoTrainer& t, const Manifest& m) {
-  std::vector<std::string> names;
-  for (const auto& nt : ModuleState(*t.net(), "model/demo")) names.push_back(nt.name);
-  for (const auto& r : m.tensors()) {
-    if (r.name().rfind("optim/model/", 0) == 0) names.push_back(r.name());
-  }
-  return names;
-}
-
-Status LoadReplicatedState(DemoTrainer& t, const TensorMap& from) {
-  FC_RETURN_IF_ERROR(LoadModuleState(*t.net(), "model/demo", from));
-  return LoadOptimizerState(t.optimizer(), *t.net(), "optim/model", from);
-}
-
-double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t steps) {
-  const double lr = o.lr();
-  const int64_t warm = o.schedule().warmup_steps();
-  const double warm_factor = warm > 0 ? std::min(1.0, static_cast<double>(step + 1) / warm) : 1.0;
-  switch (o.schedule().kind()) {
-    case framecast::LrSchedule::LINEAR_WARMUP:
-      return lr * warm_factor;
-    case framecast::LrSchedule::COSINE: {
-      if (step < warm) return lr * warm_factor;
-      const double p = static_cast<double>(step - warm) / std::max<int64_t>(1, steps - warm);
-      return lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p)));
-    }
-    default:
-      return lr;
-  }
-}
-
 Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
                               bool keep_final_state) {
   RunResult result;
@@ -99,10 +62,11 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       world.AgreeOnStatus(config::ValidateForWorld(config, world.size()), "rejected the config"));
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, BackendOf(config.dist())));
   FC_ASSIGN_OR_RETURN(auto ckpt_comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
-  DemoOptions o = DemoOptionsFor(config, world.size());
-  if (world.device_kind() == dist::DeviceKind::kCuda)
-    o.device = at::Device(at::kCUDA, world.device_index());
-  FC_ASSIGN_OR_RETURN(auto trainer, DemoTrainer::Create(comm.get(), o));
+  auto made = MakeTrainer(config, world, comm.get());
+  FC_RETURN_IF_ERROR(
+      world.AgreeOnStatus(made.ok() ? Status::Ok() : made.status(), "could not build the trainer"));
+  std::unique_ptr<Trainer> trainer = std::move(made.value());
+  const std::string family = trainer->family();
 
   // ---- run directory ---------------------------------------------------------------------------
   const std::string run_dir = config::RunDir(config);
@@ -116,22 +80,21 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   ckpt::Checkpointer checkpointer(run_dir + "/checkpoints", config.checkpoint(),
                                   std::move(ckpt_comm));
 
-  // ---- resume
-  // ------------------------------------------------------------------------------------
+  // ---- resume ----------------------------------------------------------------------------------
   const int rank = world.rank();
   auto compatible = [&](const Manifest& m) -> Status {
     if (m.run_name() != config.name()) {
       return Status::InvalidArgument("written by run '" + m.run_name() + "', not '" +
                                      config.name() + "'");
     }
-    if (m.model_family() != "demo") {
+    if (m.model_family() != family) {
       return Status::InvalidArgument("holds a '" + m.model_family() +
-                                     "' model, the config trains 'demo'");
+                                     "' model, the config trains '" + family + "'");
     }
     return Status::Ok();
   };
   auto wanted = [&](const Manifest& m) {
-    auto names = ReplicatedStateNames(*trainer, m);
+    auto names = trainer->ReplicatedStateNames(m);
     for (const auto& r : m.tensors()) {
       if (r.name().rfind("rank" + std::to_string(rank) + "/rng/", 0) == 0)
         names.push_back(r.name());
@@ -142,7 +105,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   int64_t global_step = 0, step = 0;
   int stage = 0;
   if (resume) {
-    FC_RETURN_IF_ERROR(world.AgreeOnStatus(LoadReplicatedState(*trainer, resume->tensors),
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(trainer->LoadReplicatedState(resume->tensors),
                                            "could not load " + resume->step_dir));
     LoadRngState(rank, resume->tensors);
     global_step = resume->manifest.global_step();
@@ -154,17 +117,16 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
             ", written by " + std::to_string(resume->manifest.world_size()) + " rank(s))");
   }
   result.first_global_step = global_step;
-  LogInfo("run " + config.name() + " in " + run_dir + ": " + std::to_string(world.size()) +
-          " rank(s), backend " + dist::BackendName(comm->backend()) + ", per-rank batch " +
-          std::to_string(o.per_rank_batch) + " x " + std::to_string(o.accumulation) +
-          " micro-batch(es), config digest " + config::Digest(text));
+  LogInfo("run " + config.name() + " (" + family + ") in " + run_dir + ": " +
+          std::to_string(world.size()) + " rank(s), backend " + dist::BackendName(comm->backend()) +
+          ", " + trainer->Describe() + ", config digest " + config::Digest(text));
 
   auto meta_for = [&](int stage_index, int64_t step_in_stage) {
     Manifest m;
     m.set_run_name(config.name());
     m.set_config_text(text);
     m.set_config_digest(config::Digest(text));
-    m.set_model_family("demo");
+    m.set_model_family(family);
     m.set_step(step_in_stage);
     m.set_global_step(global_step);
     m.set_stage_index(stage_index);
@@ -187,18 +149,17 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   // ---- TRAINING LOOP ---------------------------------------------------------------------------
   for (; stage < config.stages_size(); ++stage, step = 0) {
     const auto& sc = config.stages(stage);
+    if (step < sc.steps()) FC_RETURN_IF_ERROR(trainer->Seek(stage, step, global_step));
     for (; step < sc.steps(); ++step) {
       auto t0 = std::chrono::steady_clock::now();
-      const double lr = LearningRateAt(config.optimizers(0), step, sc.steps());
-      trainer->SetLearningRate(lr);
-      FC_ASSIGN_OR_RETURN(double loss, trainer->Step(global_step));
+      FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
       ++global_step;
-      at::Tensor l = at::full({1}, loss, at::kDouble);
-      FC_RETURN_IF_ERROR(comm->AllReduce(l, dist::ReduceOp::kAvg)->Wait());
-      result.losses.push_back(l.item<double>());
+      FC_RETURN_IF_ERROR(AverageOverRanks(comm.get(), &report));
+      result.losses.push_back(report.scalars.empty() ? 0.0 : report.scalars[0].second);
       const bool stage_end = step + 1 == sc.steps();
+      if (stage_end) FC_RETURN_IF_ERROR(trainer->EndStage(stage));
       if (checkpointer.ShouldSave(global_step, stage_end)) {
-        FC_ASSIGN_OR_RETURN(auto state, ReplicatedState(*trainer));
+        FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
         FC_RETURN_IF_ERROR(checkpointer.Save(state, RngState(rank), meta_for(stage, step + 1)));
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
       }
@@ -206,21 +167,16 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                 .count();
-        char line[256];
-        std::snprintf(line, sizeof(line),
-                      "stage %s step %lld/%lld (global %lld) loss %.9g lr %.4g %.1f ms/step",
-                      sc.name().c_str(), static_cast<long long>(step + 1),
-                      static_cast<long long>(sc.steps()), static_cast<long long>(global_step),
-                      l.item<double>(), lr, ms);
-        LogInfo(line);
+        LogInfo(StepLine(sc.name(), step + 1, sc.steps(), global_step, report, ms));
       }
+      result.reports.push_back(std::move(report));
     }
   }
   // ---- END TRAINING LOOP -----------------------------------------------------------------------
   FC_RETURN_IF_ERROR(checkpointer.Wait());
   result.global_step = global_step;
   if (keep_final_state) {
-    FC_ASSIGN_OR_RETURN(auto state, ReplicatedState(*trainer));
+    FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
     for (auto& nt : state)
       result.final_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
   }

@@ -9,18 +9,21 @@
 #include "dist/world.h"
 #include "proto/config.pb.h"
 #include "train/demo.h"
+#include "train/schedule.h"
 #include "train/state.h"
+#include "train/trainer.h"
 
 namespace fc::train {
 
 struct RunResult {
   bool resumed = false;
-  std::string resumed_from;       // step directory, when resumed
-  int64_t first_global_step = 0;  // the first step this invocation trained
-  int64_t global_step = 0;        // steps completed at the end
-  std::vector<double> losses;     // mean over ranks, one per step trained by this invocation
-  double max_save_pause_ms = 0;   // longest time the training thread spent snapshotting
-  TensorMap final_state;          // replicated state at the end (host copies), if asked for
+  std::string resumed_from;         // step directory, when resumed
+  int64_t first_global_step = 0;    // the first step this invocation trained
+  int64_t global_step = 0;          // steps completed at the end
+  std::vector<double> losses;       // mean over ranks, one per step trained by this invocation
+  std::vector<StepReport> reports;  // every scalar (mean over ranks), one per step trained
+  double max_save_pause_ms = 0;     // longest time the training thread spent snapshotting
+  TensorMap final_state;            // replicated state at the end (host copies), if asked for
 };
 
 // Collective over `world`. Trains the config's stages from where its run directory left off.
@@ -28,6 +31,11 @@ Result<RunResult> RunTraining(const framecast::RunConfig& config, const dist::Wo
                               bool keep_final_state = false);
 
 dist::Backend BackendOf(const framecast::DistConfig& dist);
+
+// The demo family (train/demo_family.cc).
+Result<std::unique_ptr<Trainer>> MakeDemoTrainer(const framecast::RunConfig& config,
+                                                 const dist::World& world,
+                                                 dist::Communicator* comm);
 
 // The demo trainer's options for `config` on `world_size` ranks.
 DemoOptions DemoOptionsFor(const framecast::RunConfig& config, int world_size);
@@ -38,8 +46,5 @@ Result<std::vector<ckpt::NamedTensor>> ReplicatedState(DemoTrainer& trainer);
 std::vector<std::string> ReplicatedStateNames(DemoTrainer& trainer,
                                               const framecast::ckpt::Manifest& manifest);
 Status LoadReplicatedState(DemoTrainer& trainer, const TensorMap& from);
-
-// Learning rate of optimizer `o` at step `step` (0-based) of a stage of `steps` steps.
-double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t steps);
 
 }  // namespace fc::train

@@ -2,7 +2,7 @@
 //
 // A Status is OK or carries a code and a one-line message that says where (file, field, offset,
 // rank, collective) and why. Fallible functions at module edges return Status / Result<T> instead
-// of throwing; LibTorch's c10::Error is caught at the edge and converted (see FC_TRY_TORCH).
+// of throwing; LibTorch's c10::Error is caught at the edge and converted (see FC_TRY_TORCH in util/torch_status.h).
 // Broken internal invariants use FC_CHECK (util/check.h), which aborts.
 #pragma once
 

@@ -1,0 +1,64 @@
+// Clip sources: what the trainer and the evaluator read, one example at a time.
+//
+//   Moving MNIST (DataConfig.moving_mnist)
+//     train: size() = DataConfig.epoch_size (default 600 x global_batch); Get(index, key) is the
+//            clip Generate(seed = key, index) of the train digits, so every (seed, epoch, index)
+//            gives a new clip (an endless stream with exact resume).
+//     test:  the fixed held-out set: clip i = Generate(test_seed, i) of the test digits,
+//            i < eval_sequences; the key is ignored.
+//   Prepared datasets (DataConfig.clips, written by `framecast data prepare`)
+//     train: the "train" split; example i is the i-th sequence long enough for one clip; the clip
+//            is clip_length frames, frame_stride apart, from a start drawn uniformly from the key.
+//     test:  the "test" split; clip i is the first clip_length frames of sequence i (the whole
+//            sequence when clip_length is 0). Every test sequence must be long enough.
+// Frames are uint8 [T, C, H, W]; labels come from the prepared dataset's classes (-1: none).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "proto/data.pb.h"
+#include "util/status.h"
+
+namespace fc::data {
+
+struct Clip {
+  at::Tensor frames;  // uint8 [T, C, H, W]
+  int64_t label = -1;
+};
+
+class ClipSource {
+ public:
+  virtual ~ClipSource();
+  // Examples per epoch (endless sources: DataConfig.epoch_size).
+  virtual int64_t size() const = 0;
+  virtual int64_t channels() const = 0;
+  virtual int64_t image_size() const = 0;
+  // Number of classes; 0 when unlabelled.
+  virtual int64_t num_classes() const = 0;
+  // Thread-safe and deterministic in (index, key). Errors name the file (and frame/offset).
+  virtual Result<Clip> Get(int64_t index, uint64_t key) const = 0;
+  // A short human-readable description ("moving_mnist SVG train", "clips /data/bair test").
+  virtual std::string Describe() const = 0;
+};
+
+// clip_length = frames per clip (context + predicted). REQUIRES: ApplyDataDefaults was applied.
+Result<std::unique_ptr<ClipSource>> MakeTrainSource(const framecast::DataConfig& config,
+                                                    int64_t clip_length);
+Result<std::unique_ptr<ClipSource>> MakeTestSource(const framecast::DataConfig& config,
+                                                   int64_t clip_length);
+
+// Fills zero-valued fields with their documented defaults: loader_threads 2, prefetch_batches 2,
+// eval_sequences 256, eval_predicted_frames = predicted_frames, epoch_size 600 x global_batch
+// (Moving MNIST); moving_mnist: Fashion-MNIST digit (and, with default digits, label) files,
+// num_digits 2, image_size 64, digit_size 32 (SVG, DETERMINISTIC) / 28 (SRVP), max_speed 4,
+// test_seed 42; clips: frame_stride 1.
+Status ApplyDataDefaults(framecast::DataConfig* config);
+// Rules on the (defaulted) data config; errors name the field path, e.g.
+// "data.moving_mnist.num_digits: must be >= 1"; missing files are named with their path.
+Status ValidateData(const framecast::DataConfig& config);
+
+}  // namespace fc::data

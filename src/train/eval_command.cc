@@ -1,0 +1,247 @@
+// framecast eval CONFIG --checkpoint STEP_DIR: best-of-N evaluation of a trained video-prediction
+// model on the config's held-out set, next to the copy-last-frame and mean-frame baselines.
+//
+// Ranks split the test sequences (eval/best_of_n.h); each rank draws all N samples of its
+// sequences. Sample s of a batch of sequences starting at global index g uses noise seeded by
+// (run seed, s, g), so a rerun on the same number of ranks reproduces the numbers exactly.
+// Rank 0 prints the table and writes report.json, curves.csv, curves_<metric>.png and table.txt
+// (default RUN_DIR/eval/<step>/), and a GIF of context + prediction next to the ground truth.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "ckpt/checkpoint.h"
+#include "ckpt/files.h"
+#include "config/run_config.h"
+#include "data/sources.h"
+#include "dist/world.h"
+#include "eval/best_of_n.h"
+#include "eval/report.h"
+#include "media/gif.h"
+#include "models/hvrnn/hvrnn.h"
+#include "train/commands.h"
+#include "train/hvrnn_family.h"
+#include "train/state.h"
+#include "util/flags.h"
+#include "util/logging.h"
+#include "util/torch_status.h"
+
+namespace fc::train {
+namespace {
+
+uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+struct EvalArgs {
+  std::string config_path, step_dir, out_dir, gif;
+  int64_t samples = 0, sequences = 0, batch = 16, gif_sequences = 4;
+  bool baselines = true;
+};
+
+Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& world) {
+  FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
+  const int rank = world.rank();
+  if (!c.model().has_hvrnn())
+    return Status::InvalidArgument(a.config_path + ": model: eval supports the hvrnn family");
+  const auto& d = c.data();
+  const int64_t context = d.context_frames(), horizon = d.eval_predicted_frames();
+  at::Device device = world.device_kind() == dist::DeviceKind::kCuda
+                          ? at::Device(at::kCUDA, world.device_index())
+                          : at::Device(at::kCPU);
+
+  // ---- model from the checkpoint -------------------------------------------------------------
+  FC_ASSIGN_OR_RETURN(auto manifest, ckpt::ReadManifest(a.step_dir));
+  if (manifest.model_family() != "hvrnn") {
+    return Status::InvalidArgument(a.step_dir + ": holds a '" + manifest.model_family() +
+                                   "' model, the config describes 'hvrnn'");
+  }
+  torch::manual_seed(c.seed());
+  models::hvrnn::Hvrnn model{nullptr};
+  FC_TRY_TORCH(model = models::hvrnn::Hvrnn(c.model().hvrnn()));
+  std::vector<std::string> names;
+  for (const auto& nt : ModuleState(*model, kHvrnnModelPrefix)) names.push_back(nt.name);
+  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(a.step_dir, manifest, names));
+  FC_RETURN_IF_ERROR(LoadModuleState(*model, kHvrnnModelPrefix, tensors)
+                         .WithContext(a.step_dir + " does not fit the config's model"));
+  FC_TRY_TORCH(model->to(device));
+  model->eval();
+
+  // ---- this rank's share of the held-out set -------------------------------------------------
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context + horizon));
+  int64_t n = std::min<int64_t>(source->size(), a.sequences > 0 ? a.sequences : d.eval_sequences());
+  const eval::Share share = eval::ShareOf(n, rank, world.size());
+  std::vector<at::Tensor> clips;
+  for (int64_t i = share.begin; i < share.end; ++i) {
+    FC_ASSIGN_OR_RETURN(auto clip, source->Get(i, 0));
+    clips.push_back(clip.frames);
+  }
+  at::Tensor local = clips.empty() ? at::empty({0, context + horizon, source->channels(),
+                                                source->image_size(), source->image_size()},
+                                               at::kByte)
+                                   : at::stack(clips);
+  local = local.to(device);
+
+  eval::EvalOptions o;
+  o.context = context;
+  o.horizon = horizon;
+  o.samples = a.samples > 0 ? a.samples : c.eval().samples();
+  o.batch = a.batch;
+  o.i3d_path = c.eval().i3d_torchscript();
+  o.lpips_path = c.eval().lpips_torchscript();
+  o.fvd_draws = c.eval().fvd_draws();
+  o.seed = c.seed();
+
+  // Sample s of the batch whose first sequence has global index g: noise seeded by (seed, s, g).
+  // Evaluate walks this rank's sequences in consecutive batches, drawing samples 0..N-1 of a
+  // batch before the next one, so a call with sample 0 starts the next batch.
+  struct Cursor {
+    int64_t next, current;
+  };
+  auto cursor = std::make_shared<Cursor>(Cursor{share.begin, share.begin});
+  const uint64_t seed = c.seed();
+  eval::PredictFn predict = [&model, seed, cursor](const at::Tensor& ctx, int64_t h,
+                                                   int64_t sample) -> Result<at::Tensor> {
+    if (sample == 0) {
+      cursor->current = cursor->next;
+      cursor->next += ctx.size(0);
+    }
+    const int64_t g = cursor->current;
+    at::Tensor out;
+    Status st = TryTorch([&] {
+      torch::NoGradGuard ng;
+      torch::manual_seed(Mix64(seed ^ Mix64(static_cast<uint64_t>(sample) * 1000003 + g)));
+      out = model->generate(ctx, h);
+    });
+    if (!st.ok()) return st;
+    return out;
+  };
+
+  eval::EvalReport report;
+  FC_ASSIGN_OR_RETURN(auto ours, eval::Evaluate("hvrnn", predict, local, o, comm.get()));
+  report.methods.push_back(std::move(ours));
+  if (a.baselines) {
+    eval::EvalOptions ob = o;
+    ob.samples = 1;
+    FC_ASSIGN_OR_RETURN(auto copy, eval::Evaluate("copy-last-frame", eval::CopyLastFramePredictor(),
+                                                  local, ob, comm.get()));
+    report.methods.push_back(std::move(copy));
+    FC_ASSIGN_OR_RETURN(
+        auto mean, eval::Evaluate("mean-frame", eval::MeanFramePredictor(), local, ob, comm.get()));
+    report.methods.push_back(std::move(mean));
+  }
+  report.protocol = eval::ProtocolOf(o, n, source->Describe(),
+                                     d.has_moving_mnist() ? d.moving_mnist().test_seed() : 0);
+
+  Status st;
+  if (rank == 0) {
+    std::fputs(eval::FormatTable(report).c_str(), stdout);
+    std::fflush(stdout);
+    st = eval::WriteReport(report, a.out_dir);
+    if (st.ok() && !a.gif.empty() && local.size(0) > 0) {
+      // Per sequence: [context + ground truth | context + one prediction], side by side.
+      st = TryTorch([&] {
+        torch::NoGradGuard ng;
+        const int64_t k = std::min<int64_t>(a.gif_sequences, local.size(0));
+        at::Tensor clip = local.narrow(0, 0, k).to(at::kFloat) / 255.0;
+        torch::manual_seed(seed);
+        at::Tensor pred = model->generate(clip.narrow(1, 0, context), horizon);
+        at::Tensor shown = at::cat({clip.narrow(1, 0, context), pred}, 1);
+        std::vector<at::Tensor> tiles;
+        for (int64_t i = 0; i < k; ++i) {
+          tiles.push_back(clip[i].cpu());
+          tiles.push_back(shown[i].cpu());
+        }
+        Status w = media::WriteGif(a.gif, media::TileClips(tiles, 2), 4);
+        if (!w.ok()) throw std::runtime_error(w.message());
+      });
+    }
+    if (st.ok()) {
+      LogInfo("eval of " + a.step_dir + " written to " + a.out_dir +
+              (a.gif.empty() ? "" : ", samples in " + a.gif));
+    }
+  }
+  return world.AgreeOnStatus(st, "could not write the evaluation");
+}
+
+}  // namespace
+
+int EvalCommand(int argc, char** argv, int first) {
+  Flags flags("framecast eval");
+  flags.AddList("set", "override one config field");
+  flags.Add("checkpoint", "", "committed step directory (RUN_DIR/checkpoints/step-N); required");
+  flags.Add("samples", "0", "samples per test sequence (0: eval.samples, default 100)");
+  flags.Add("sequences", "0", "held-out sequences (0: data.eval_sequences)");
+  flags.Add("batch", "16", "sequences per generation call");
+  flags.Add("out", "", "report directory (default RUN_DIR/eval/<step>)");
+  flags.Add("gif", "",
+            "GIF of context + prediction next to ground truth (default <out>/samples.gif; "
+            "'none' to skip)");
+  flags.Add("baselines", "1", "1: also evaluate copy-last-frame and mean-frame");
+  flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
+  Status st = flags.Parse(argc, argv, first);
+  if (st.ok() && flags.positional().size() != 1)
+    st = Status::InvalidArgument("expected one CONFIG");
+  if (st.ok() && flags.Str("checkpoint").empty())
+    st = Status::InvalidArgument("--checkpoint STEP_DIR is required");
+  EvalArgs a;
+  for (auto [name, dst] : {std::pair<const char*, int64_t*>{"samples", &a.samples},
+                           {"sequences", &a.sequences},
+                           {"batch", &a.batch}}) {
+    auto v = flags.Int(name);
+    if (st.ok() && !v.ok()) st = v.status();
+    if (v.ok()) *dst = v.value();
+  }
+  auto baselines = flags.Int("baselines"), threads = flags.Int("threads");
+  if (st.ok() && !baselines.ok()) st = baselines.status();
+  if (st.ok() && !threads.ok()) st = threads.status();
+  if (st.ok() && (a.samples < 0 || a.sequences < 0 || a.batch < 1))
+    st = Status::InvalidArgument("--samples/--sequences must be >= 0 and --batch >= 1");
+  if (!st.ok()) {
+    std::fprintf(
+        stderr, "error: %s\nusage: framecast eval CONFIG --checkpoint STEP_DIR [flags]\nflags:\n%s",
+        st.message().c_str(), flags.Usage().c_str());
+    return 2;
+  }
+  a.config_path = flags.positional()[0];
+  a.step_dir = flags.Str("checkpoint");
+  while (a.step_dir.size() > 1 && a.step_dir.back() == '/') a.step_dir.pop_back();
+  a.baselines = baselines.value() != 0;
+  auto cfg = config::LoadRunConfig(a.config_path, flags.List("set"));
+  if (!cfg.ok()) {
+    LogError(cfg.status().message());
+    return 1;
+  }
+  a.out_dir = flags.Str("out").empty()
+                  ? config::RunDir(cfg.value()) + "/eval/" + ckpt::BaseName(a.step_dir)
+                  : flags.Str("out");
+  a.gif = flags.Str("gif").empty()     ? a.out_dir + "/samples.gif"
+          : flags.Str("gif") == "none" ? ""
+                                       : flags.Str("gif");
+  dist::WorldOptions wo;
+  if (cfg.value().dist().device() == framecast::DistConfig::DEVICE_CUDA)
+    wo.device = dist::DeviceKind::kCuda;
+  auto world = dist::World::Init(&argc, &argv, wo);
+  if (!world.ok()) {
+    LogError(world.status().ToString());
+    return 1;
+  }
+  const int nthreads = threads.value() > 0
+                           ? static_cast<int>(threads.value())
+                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                             world.value()->local_size());
+  at::set_num_threads(nthreads);
+  st = RunEval(cfg.value(), a, *world.value());
+  if (!st.ok()) {
+    LogError(st.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace fc::train

@@ -1,0 +1,227 @@
+#include "train/hvrnn_family.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+
+#include <optional>
+
+#include "train/schedule.h"
+#include "util/torch_status.h"
+
+namespace fc::train {
+
+using framecast::RunConfig;
+using framecast::ckpt::Manifest;
+
+namespace {
+
+uint64_t Mix(uint64_t x) {  // splitmix64 finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& config,
+                                                           dist::Communicator* comm,
+                                                           const HvrnnReplicaOptions& options) {
+  std::unique_ptr<HvrnnReplica> r(new HvrnnReplica());
+  r->config_ = config;
+  r->comm_ = comm;
+  r->options_ = options;
+  const int world = comm ? comm->size() : 1;
+  const int rank = comm ? comm->rank() : 0;
+  const auto& d = config.data();
+  r->accumulation_ = config.accumulation_steps();
+  r->per_rank_batch_ = d.global_batch() / (static_cast<int64_t>(world) * r->accumulation_);
+  r->context_ = d.context_frames();
+  r->predicted_ = d.predicted_frames();
+  if (r->per_rank_batch_ < 1) {
+    return Status::InvalidArgument("data.global_batch=" + std::to_string(d.global_batch()) +
+                                   ": less than one sample per rank and micro-batch");
+  }
+
+  // Same initialisation on every rank (GradientSync also broadcasts rank 0's state).
+  torch::manual_seed(config.seed());
+  FC_TRY_TORCH(r->model_ = models::hvrnn::Hvrnn(config.model().hvrnn()));
+  FC_TRY_TORCH(r->model_->to(options.device, options.dtype));
+  if (comm != nullptr) {
+    dist::GradientSyncOptions so;
+    if (config.dist().first_bucket_mib() > 0)
+      so.first_bucket_bytes = static_cast<int64_t>(config.dist().first_bucket_mib() * (1 << 20));
+    if (config.dist().bucket_mib() > 0)
+      so.bucket_bytes = static_cast<int64_t>(config.dist().bucket_mib() * (1 << 20));
+    FC_ASSIGN_OR_RETURN(r->sync_, dist::GradientSync::Create(*r->model_, comm, so, "hvrnn"));
+  }
+  const auto& oc = config.optimizers(0);
+  r->optimizer_ = std::make_unique<torch::optim::Adam>(
+      r->model_->parameters(), torch::optim::AdamOptions(oc.lr())
+                                   .betas({oc.adam().beta1(), oc.adam().beta2()})
+                                   .eps(oc.adam().eps())
+                                   .weight_decay(oc.weight_decay()));
+  // Each rank's own reparameterisation-noise stream from here on.
+  torch::manual_seed(Mix(config.seed() ^ Mix(0x5eed0000ULL + static_cast<uint64_t>(rank))));
+
+  // Data: the same global sample sequence for any number of ranks.
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTrainSource(d, r->context_ + r->predicted_));
+  r->source_ = std::shared_ptr<const data::ClipSource>(std::move(source));
+  r->steps_per_epoch_ = static_cast<double>(r->source_->size()) / d.global_batch();
+  data::LoaderOptions lo;
+  lo.threads = options.loader_threads >= 0 ? options.loader_threads : d.loader_threads();
+  lo.prefetch = d.prefetch_batches();
+  lo.skip_corrupt = d.skip_corrupt();
+  lo.pin_memory = options.device.is_cuda();
+  data::SamplerOptions so;
+  so.dataset_size = r->source_->size();
+  so.global_batch = d.global_batch();
+  so.world_size = world;
+  so.rank = rank;
+  so.accumulation = static_cast<int>(r->accumulation_);
+  so.seed = config.seed();
+  FC_ASSIGN_OR_RETURN(auto sampler, data::DistributedSampler::Make(so));
+  r->loader_ = std::make_unique<data::Loader>(r->source_, std::move(sampler), lo);
+  return r;
+}
+
+Status HvrnnReplica::Seek(int64_t global_step) {
+  loader_->Start(global_step);
+  return Status::Ok();
+}
+
+Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step) {
+  const auto& hc = config_.model().hvrnn();
+  const int world = comm_ ? comm_->size() : 1;
+  const int rank = comm_ ? comm_->rank() : 0;
+  const int64_t steps = config_.stages(0).steps();
+  const double lr = LearningRateAt(config_.optimizers(0), step_in_stage, steps, steps_per_epoch_);
+  for (auto& g : optimizer_->param_groups()) g.options().set_lr(lr);
+  const double beta = models::hvrnn::BetaAt(hc, global_step);
+
+  if (sync_) {
+    sync_->ZeroGrad();
+  } else {
+    optimizer_->zero_grad();
+  }
+  double loss = 0, nll = 0, kl = 0;
+  std::vector<double> kl_level;
+  for (int64_t micro = 0; micro < accumulation_; ++micro) {
+    FC_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
+    if (batch.global_step != global_step || batch.micro != micro) {
+      return Status::Internal("data loader out of step: got step " +
+                              std::to_string(batch.global_step) + " micro " +
+                              std::to_string(batch.micro) + ", want " +
+                              std::to_string(global_step) + " micro " + std::to_string(micro));
+    }
+    at::Tensor frames = batch.frames.to(options_.device, options_.dtype, /*non_blocking=*/true);
+    models::hvrnn::NoiseFn noise;
+    if (options_.keyed_noise) {
+      // Global sample positions of this micro-batch (data/sampler.h).
+      const int64_t first =
+          global_step * config_.data().global_batch() + (micro * world + rank) * per_rank_batch_;
+      const uint64_t seed = config_.seed();
+      noise = [first, seed](int64_t level, int64_t t, at::IntArrayRef shape,
+                            const at::TensorOptions& opts) {
+        std::vector<at::Tensor> per_sample;
+        std::vector<int64_t> one(shape.begin() + 1, shape.end());
+        for (int64_t i = 0; i < shape[0]; ++i) {
+          at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+              Mix(seed ^ Mix(static_cast<uint64_t>(first + i) * 131 + level * 7919 + t)));
+          per_sample.push_back(at::randn(one, gen, at::kFloat));
+        }
+        return at::stack(per_sample).to(opts);
+      };
+    }
+    std::optional<dist::GradientSync::NoSyncGuard> no_sync;
+    if (sync_ && micro + 1 < accumulation_) no_sync.emplace(sync_.get());
+    models::hvrnn::TrainOutput out;
+    FC_TRY_TORCH({
+      out = model_->forward_train(frames, context_, beta, noise);
+      (out.loss / static_cast<double>(accumulation_)).backward();
+    });
+    loss += out.loss.item<double>() / accumulation_;
+    nll += out.nll.item<double>() / accumulation_;
+    kl += out.kl.item<double>() / accumulation_;
+    kl_level.resize(out.kl_per_level.size(), 0.0);
+    for (size_t l = 0; l < out.kl_per_level.size(); ++l)
+      kl_level[l] += out.kl_per_level[l].item<double>() / accumulation_;
+  }
+  if (sync_) FC_RETURN_IF_ERROR(sync_->Finish());
+  FC_TRY_TORCH(optimizer_->step());
+
+  StepReport r;
+  r.scalars = {{"loss", loss}, {"nll", nll}, {"kl", kl}, {"beta", beta}, {"lr", lr}};
+  for (size_t l = 0; l < kl_level.size(); ++l)
+    r.scalars.emplace_back("kl" + std::to_string(l + 1), kl_level[l]);
+  return r;
+}
+
+Result<std::vector<ckpt::NamedTensor>> HvrnnReplica::ReplicatedState() {
+  auto state = ModuleState(*model_, kHvrnnModelPrefix);
+  FC_ASSIGN_OR_RETURN(auto opt, OptimizerState(*optimizer_, *model_, "optim/model"));
+  state.insert(state.end(), opt.begin(), opt.end());
+  return state;
+}
+
+std::vector<std::string> HvrnnReplica::ReplicatedStateNames(const Manifest& m) {
+  std::vector<std::string> names;
+  for (const auto& nt : ModuleState(*model_, kHvrnnModelPrefix)) names.push_back(nt.name);
+  for (auto& n : NamesUnder(m, "optim/model/")) names.push_back(n);
+  return names;
+}
+
+Status HvrnnReplica::LoadReplicatedState(const TensorMap& from) {
+  FC_RETURN_IF_ERROR(LoadModuleState(*model_, kHvrnnModelPrefix, from));
+  return LoadOptimizerState(*optimizer_, *model_, "optim/model", from);
+}
+
+namespace {
+
+class HvrnnFamily : public Trainer {
+ public:
+  explicit HvrnnFamily(std::unique_ptr<HvrnnReplica> r) : replica_(std::move(r)) {}
+  std::string family() const override { return "hvrnn"; }
+  std::string Describe() const override {
+    int64_t params = 0;
+    for (const auto& p : replica_->model()->parameters()) params += p.numel();
+    char buf[200];
+    std::snprintf(buf, sizeof(buf),
+                  "per-rank batch %lld x %lld micro-batch(es), %.2fM parameters, %.1f steps/epoch",
+                  static_cast<long long>(replica_->per_rank_batch()),
+                  static_cast<long long>(replica_->accumulation()), params / 1e6,
+                  replica_->steps_per_epoch());
+    return buf;
+  }
+  Status Seek(int, int64_t, int64_t global_step) override { return replica_->Seek(global_step); }
+  Result<StepReport> Step(int, int64_t step, int64_t global_step) override {
+    return replica_->Step(step, global_step);
+  }
+  Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override {
+    return replica_->ReplicatedState();
+  }
+  std::vector<std::string> ReplicatedStateNames(const Manifest& m) override {
+    return replica_->ReplicatedStateNames(m);
+  }
+  Status LoadReplicatedState(const TensorMap& from) override {
+    return replica_->LoadReplicatedState(from);
+  }
+
+ private:
+  std::unique_ptr<HvrnnReplica> replica_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Trainer>> MakeHvrnnTrainer(const RunConfig& config, const dist::World& world,
+                                                  dist::Communicator* comm) {
+  if (config.stages_size() != 1)
+    return Status::InvalidArgument("stages: the hvrnn family trains exactly one stage");
+  HvrnnReplicaOptions o;
+  if (world.device_kind() == dist::DeviceKind::kCuda)
+    o.device = at::Device(at::kCUDA, world.device_index());
+  FC_ASSIGN_OR_RETURN(auto replica, HvrnnReplica::Create(config, comm, o));
+  return std::unique_ptr<Trainer>(new HvrnnFamily(std::move(replica)));
+}
+
+}  // namespace fc::train

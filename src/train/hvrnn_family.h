@@ -1,0 +1,76 @@
+// The hierarchical VRNN family as a run-loop Trainer, and the pieces `framecast eval` and the
+// tests reuse: one data-parallel replica (model, GradientSync, Adam, data loader) per rank.
+//
+// Step: per micro-batch, the teacher-forced ELBO loss of models/hvrnn (batch mean) divided by the
+// number of micro-batches, backward (NoSync on all but the last micro-batch), GradientSync
+// averages over ranks, Adam (coupled weight decay) steps. The global batch of a step is the same
+// samples for any number of ranks (data/sampler.h), so N ranks x b equals 1 process x N*b up to
+// the reparameterisation noise, which is drawn from each rank's own generator (seeded from the run
+// seed and the rank, saved in checkpoints). With `keyed_noise`, noise is instead a function of
+// (seed, step, global sample position): training is then independent of the number of ranks
+// (the tests use it; it is slower, as noise is drawn per sample on the CPU).
+#pragma once
+
+#include <torch/optim/adam.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "dist/gradient_sync.h"
+#include "models/hvrnn/hvrnn.h"
+#include "train/trainer.h"
+
+namespace fc::train {
+
+struct HvrnnReplicaOptions {
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;  // parameters and frames (float64 for exactness tests)
+  bool keyed_noise = false;
+  int loader_threads = -1;  // -1: data.loader_threads
+};
+
+class HvrnnReplica {
+ public:
+  // comm == nullptr: single process (no gradient synchronisation; rank 0 of 1).
+  static Result<std::unique_ptr<HvrnnReplica>> Create(const framecast::RunConfig& config,
+                                                      dist::Communicator* comm,
+                                                      const HvrnnReplicaOptions& options);
+  Status Seek(int64_t global_step);
+  // One optimizer step: lr and beta applied, scalars of this rank's share returned.
+  Result<StepReport> Step(int64_t step_in_stage, int64_t global_step);
+
+  models::hvrnn::Hvrnn& model() { return model_; }
+  torch::optim::Adam& optimizer() { return *optimizer_; }
+  int64_t per_rank_batch() const { return per_rank_batch_; }
+  int64_t accumulation() const { return accumulation_; }
+  double steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t skipped_clips() const { return loader_ ? loader_->skipped() : 0; }
+
+  Result<std::vector<ckpt::NamedTensor>> ReplicatedState();
+  std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m);
+  Status LoadReplicatedState(const TensorMap& from);
+
+ private:
+  HvrnnReplica() = default;
+  framecast::RunConfig config_;
+  dist::Communicator* comm_ = nullptr;
+  HvrnnReplicaOptions options_;
+  models::hvrnn::Hvrnn model_{nullptr};
+  std::unique_ptr<dist::GradientSync> sync_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::shared_ptr<const data::ClipSource> source_;
+  std::unique_ptr<data::Loader> loader_;
+  int64_t per_rank_batch_ = 0, accumulation_ = 1, context_ = 0, predicted_ = 0;
+  double steps_per_epoch_ = 0;
+};
+
+// The model's state names: "model/hvrnn/<path>", optimizer "optim/model/<path>/<field>".
+inline constexpr const char* kHvrnnModelPrefix = "model/hvrnn";
+
+Result<std::unique_ptr<Trainer>> MakeHvrnnTrainer(const framecast::RunConfig& config,
+                                                  const dist::World& world,
+                                                  dist::Communicator* comm);
+
+}  // namespace fc::train

@@ -1,0 +1,34 @@
+#include "train/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fc::train {
+
+int64_t WarmupSteps(const framecast::LrSchedule& s, double steps_per_epoch) {
+  if (s.warmup_epochs() > 0 && steps_per_epoch > 0)
+    return static_cast<int64_t>(std::ceil(s.warmup_epochs() * steps_per_epoch - 1e-9));
+  return s.warmup_steps();
+}
+
+double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t steps,
+                      double steps_per_epoch) {
+  const double lr = o.lr();
+  const auto& s = o.schedule();
+  const int64_t warm = WarmupSteps(s, steps_per_epoch);
+  const double ramp = warm > 0 ? std::min(1.0, static_cast<double>(step + 1) / warm) : 1.0;
+  const double warm_lr = s.warmup_start_lr() + (lr - s.warmup_start_lr()) * ramp;
+  switch (s.kind()) {
+    case framecast::LrSchedule::LINEAR_WARMUP:
+      return warm_lr;
+    case framecast::LrSchedule::COSINE: {
+      if (step < warm) return warm_lr;
+      const double p = static_cast<double>(step - warm) / std::max<int64_t>(1, steps - warm);
+      return lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p)));
+    }
+    default:
+      return lr;
+  }
+}
+
+}  // namespace fc::train

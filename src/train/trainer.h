@@ -1,0 +1,62 @@
+// One model family's training on one rank, as the run loop (train/run.h) drives it.
+//
+// A Trainer owns its networks, optimizers, gradient synchronisation and data loader. The loop owns
+// the schedule (stages and steps), checkpoint timing, resume and logging. Contract:
+//   - Seek(stage, step, global_step) is called once before the first Step, after any resume load,
+//     so the trainer can position its data stream (data are a function of the global step).
+//   - Step trains one optimizer step of the stage on this rank's share and returns its scalars; the
+//     loop averages every scalar over ranks in one all-reduce (so each must be a per-rank mean
+//     whose rank average is the global value).
+//   - ReplicatedState is what every rank holds identically (parameters, buffers, optimizer state);
+//     per-rank state (generators) is saved by the loop.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ckpt/checkpoint.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
+#include "proto/config.pb.h"
+#include "train/state.h"
+
+namespace fc::train {
+
+struct StepReport {
+  // Named scalars; the first is the loss printed on the step line.
+  std::vector<std::pair<std::string, double>> scalars;
+};
+
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  // The model family name stored in checkpoint manifests ("demo", "hvrnn", "cvg").
+  virtual std::string family() const = 0;
+  // One line for the start-up log: per-rank batch, micro-batches, parameter count.
+  virtual std::string Describe() const = 0;
+  virtual Status Seek(int stage, int64_t step_in_stage, int64_t global_step) = 0;
+  virtual Result<StepReport> Step(int stage, int64_t step_in_stage, int64_t global_step) = 0;
+  // Called after a stage's last step (a cascade freezes the level it just trained).
+  virtual Status EndStage(int stage) { return Status::Ok(); }
+  virtual Result<std::vector<ckpt::NamedTensor>> ReplicatedState() = 0;
+  // The names a resume must find in `manifest` (those of the model, and of the optimizer state
+  // when the manifest has any).
+  virtual std::vector<std::string> ReplicatedStateNames(
+      const framecast::ckpt::Manifest& manifest) = 0;
+  virtual Status LoadReplicatedState(const TensorMap& from) = 0;
+};
+
+// The trainer for `config`'s model family. Collective: every rank calls it.
+Result<std::unique_ptr<Trainer>> MakeTrainer(const framecast::RunConfig& config,
+                                             const dist::World& world, dist::Communicator* comm);
+
+// Installs the data-source and model-family config defaults and rules (config::InstallConfigHooks).
+void InstallFamilyConfigHooks();
+
+// Names of optimizer state tensors of `manifest` under "<prefix>/".
+std::vector<std::string> NamesUnder(const framecast::ckpt::Manifest& manifest,
+                                    const std::string& prefix);
+
+}  // namespace fc::train
