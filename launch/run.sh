@@ -1,13 +1,38 @@
 #!/usr/bin/env bash
-# Starts framecast ranks with Open MPI's mpirun on this machine.
-#   launch/run.sh -np N <framecast subcommand and flags>
-# One rank per slot; on a CPU-only machine with fewer cores than ranks, oversubscription is allowed
-# and idle ranks yield. Environment (NCCL_*, OMP_*, FRAMECAST_*) is forwarded to every rank.
+# Starts framecast ranks with Open MPI's mpirun, on this machine or on the hosts of a hostfile.
+#
+#   launch/run.sh -np N <framecast subcommand and flags>                  # this machine
+#   launch/run.sh --hostfile HOSTS -np N <framecast subcommand and flags> # several nodes
+#
+# Defaults: one rank per slot (a hostfile's slots = GPUs per node), consecutive ranks fill a node so
+# local ranks map to its GPUs; FRAMECAST_RANKS_PER_NODE=N maps exactly N ranks to each node
+# (--map-by ppr:N:node); no core binding (framecast sets its own thread count per rank; add
+# --bind-to through FRAMECAST_MPIRUN_ARGS); oversubscription only on this machine (CPU test runs
+# with more ranks than cores).
+# Environment forwarded to every rank: NCCL_*, OMP_*, FRAMECAST_*, CUDA_*, UCX_*.
+# HOSTS is an Open MPI hostfile ("node1 slots=8" per line; slots = GPUs per node).
+#
+# NCCL variables worth knowing (README, "Clusters and failures"):
+#   NCCL_DEBUG=WARN|INFO         what NCCL prints (INFO: rings, transports, versions)
+#   NCCL_SOCKET_IFNAME=eth0      the interface for bootstrap and socket traffic (multi-homed nodes)
+#   NCCL_IB_HCA=mlx5             InfiniBand adapters to use; NCCL_IB_DISABLE=1 forces sockets
+#   NCCL_ASYNC_ERROR_HANDLING    not needed: framecast's watchdog aborts the communicator itself
+# Extra mpirun flags: FRAMECAST_MPIRUN_ARGS (e.g. "--mca btl_tcp_if_include eth0").
+# Exit status: framecast's (0 done, 75 stopped on a signal after a checkpoint, 69 watchdog,
+# 65 non-finite values); SIGUSR1 sent to mpirun reaches every rank (checkpoint and stop).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-[ "${1:-}" = "-np" ] || { echo "usage: launch/run.sh -np N <subcommand> [flags]" >&2; exit 2; }
+usage() { echo "usage: launch/run.sh [--hostfile HOSTS] -np N <subcommand> [flags]" >&2; exit 2; }
+hostfile=()
+if [ "${1:-}" = "--hostfile" ]; then [ $# -ge 2 ] || usage; hostfile=(--hostfile "$2"); shift 2; fi
+[ "${1:-}" = "-np" ] && [ $# -ge 3 ] || usage
 np="$2"; shift 2
 fwd=()
-for v in $(env | grep -oE '^(NCCL|OMP|FRAMECAST|CUDA)_[A-Z_]*' || true); do fwd+=(-x "$v"); done
-exec mpirun --oversubscribe --bind-to none --map-by slot -np "$np" \
-  --mca mpi_yield_when_idle 1 "${fwd[@]}" "$FRAMECAST_BUILD_DIR/framecast" "$@"
+for v in $(env | grep -oE '^(NCCL|OMP|FRAMECAST|CUDA|UCX)_[A-Z0-9_]*' || true); do fwd+=(-x "$v"); done
+map=(--map-by "${FRAMECAST_RANKS_PER_NODE:+ppr:$FRAMECAST_RANKS_PER_NODE:}node")
+[ -n "${FRAMECAST_RANKS_PER_NODE:-}" ] || map=(--map-by slot)
+local_only=(--oversubscribe --mca mpi_yield_when_idle 1)
+[ ${#hostfile[@]} -eq 0 ] || local_only=()
+# shellcheck disable=SC2086
+exec mpirun "${hostfile[@]}" "${local_only[@]}" --bind-to none "${map[@]}" -np "$np" \
+  "${fwd[@]}" ${FRAMECAST_MPIRUN_ARGS:-} "$FRAMECAST_BUILD_DIR/framecast" "$@"

@@ -20,6 +20,7 @@ APT_PACKAGES=(
   python3-venv python3-pip
   zlib1g-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   dataset-fashion-mnist
+  munge slurmctld slurmd slurm-client iproute2  # the SLURM and two-node fault tests (tests/faults)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -42,7 +43,8 @@ else
     [ -x "$FRAMECAST_VENV/bin/python3" ] &&
       compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/torch-${FRAMECAST_TORCH_VERSION}*.dist-info" >/dev/null &&
       compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/numpy-*.dist-info" >/dev/null &&
-      compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/scipy-*.dist-info" >/dev/null
+      compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/scipy-*.dist-info" >/dev/null &&
+      compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/tensorboard-*.dist-info" >/dev/null
   }
   if site_ok; then
     log "LibTorch: torch ${FRAMECAST_TORCH_VERSION} wheel present in $FRAMECAST_VENV"
@@ -51,7 +53,7 @@ else
     mkdir -p "$FRAMECAST_HOME"
     [ -x "$FRAMECAST_VENV/bin/python3" ] || python3 -m venv "$FRAMECAST_VENV"
     "$FRAMECAST_VENV/bin/pip" install -q --disable-pip-version-check \
-      "torch==${FRAMECAST_TORCH_VERSION}" numpy scipy
+      "torch==${FRAMECAST_TORCH_VERSION}" numpy scipy tensorboard
   fi
   # One CUDA major in the process: the wheel's libraries and the toolkit's must agree, or the build
   # takes CUDA, cuDNN and NCCL from the wheel's nvidia-* packages only (see CMakeLists.txt).

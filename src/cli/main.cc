@@ -7,6 +7,7 @@
 #include "ckpt/commands.h"
 #include "config/commands.h"
 #include "data/commands.h"
+#include "log/commands.h"
 #include "train/commands.h"
 #include "train/trainer.h"
 #include "util/allocator.h"
@@ -25,6 +26,7 @@ const char* kUsage =
     "  ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR OUT.pt\n"
     "                     committed steps; check every CRC; tensors and metadata; model tensors "
     "for torch.load\n"
+    "  runs list DIR      runs under DIR: stage, step, last loss, last checkpoint\n"
     "  data prepare | preview | info | verify   convert raw datasets; preview clips as GIF/MP4\n"
     "  config check CONFIG  validate a run config (--set path=value overrides) and print the "
     "effective config\n"
@@ -39,6 +41,8 @@ const char* kUsage =
     "  model summary CONFIG  parameter count per module of a config's model\n"
     "  eval CONFIG --checkpoint STEP_DIR  best-of-N PSNR/SSIM (LPIPS, FVD with their weights) vs "
     "baselines\n"
+    "  sample RUN_DIR --num N --out FILE.mp4  full-length samples of a CVG cascade (MP4 + GIF "
+    "grid)\n"
     "  version            print the version\n"
     "  help               this text; `framecast <command> --help` lists a command's flags\n";
 
@@ -76,6 +80,8 @@ int main(int argc, char** argv) {
   if (cmd == "ckpt") return fc::ckpt::CkptCommand(argc, argv, 2);
   if (cmd == "model") return fc::train::ModelCommand(argc, argv, 2);
   if (cmd == "eval") return fc::train::EvalCommand(argc, argv, 2);
+  if (cmd == "sample") return fc::train::SampleCommand(argc, argv, 2);
+  if (cmd == "runs") return fc::log::RunsCommand(argc, argv, 2);
   if (cmd == "data") return fc::data::DataCommand(argc, argv, 2);
   if (cmd == "config") return fc::config::ConfigCommand(argc, argv, 2);
   if (cmd == "bench" && argc >= 3) {

@@ -158,7 +158,7 @@ void ApplyDefaults(RunConfig* c) {
     if (o.network().empty()) o.set_network("model");
     if (o.has_adam()) {
       auto* a = o.mutable_adam();
-      if (a->beta1() == 0) a->set_beta1(0.9);
+      if (!a->has_beta1()) a->set_beta1(0.9);
       if (a->beta2() == 0) a->set_beta2(0.999);
       if (a->eps() == 0) a->set_eps(1e-8);
     }

@@ -37,20 +37,29 @@ const char* ConventionName(MovingMnistData::Convention c) {
 
 class MovingMnistSource : public ClipSource {
  public:
-  MovingMnistSource(MovingMnist gen, int64_t size, int64_t length, bool test, uint64_t test_seed)
-      : gen_(std::move(gen)), size_(size), length_(length), test_(test), test_seed_(test_seed) {}
+  // num_classes > 0: one item per clip and a label file; the clip's label is the item's class.
+  MovingMnistSource(MovingMnist gen, int64_t size, int64_t length, bool test, uint64_t test_seed,
+                    int64_t num_classes)
+      : gen_(std::move(gen)),
+        size_(size),
+        length_(length),
+        test_(test),
+        test_seed_(test_seed),
+        num_classes_(num_classes) {}
   int64_t size() const override { return size_; }
   int64_t channels() const override { return 1; }
   int64_t image_size() const override { return gen_.options().image_size; }
-  int64_t num_classes() const override { return 0; }
+  int64_t num_classes() const override { return num_classes_; }
   Result<Clip> Get(int64_t index, uint64_t key) const override {
     if (index < 0 || index >= size_) {
       return Status::InvalidArgument(Describe() + ": example " + std::to_string(index) +
                                      " outside [0, " + std::to_string(size_) + ")");
     }
     Clip c;
-    c.frames =
-        test_ ? gen_.Generate(test_seed_, index, length_) : gen_.Generate(key, index, length_);
+    std::vector<DigitTrack> tracks;
+    c.frames = test_ ? gen_.Generate(test_seed_, index, length_, &tracks)
+                     : gen_.Generate(key, index, length_, &tracks);
+    if (num_classes_ > 0 && tracks.size() == 1) c.label = tracks[0].label;
     return c;
   }
   std::string Describe() const override {
@@ -63,6 +72,7 @@ class MovingMnistSource : public ClipSource {
   int64_t size_, length_;
   bool test_;
   uint64_t test_seed_;
+  int64_t num_classes_;
 };
 
 class PreparedSource : public ClipSource {
@@ -113,7 +123,9 @@ class PreparedSource : public ClipSource {
   bool test_;
 };
 
-Result<MovingMnist> LoadMovingMnist(const MovingMnistData& m, bool test) {
+// *num_classes: max label + 1 when clips hold one item and labels are read, else 0.
+Result<MovingMnist> LoadMovingMnist(const MovingMnistData& m, bool test, int64_t* num_classes) {
+  *num_classes = 0;
   const std::string digits = test ? m.test_digits() : m.train_digits();
   const std::string labels = test ? m.test_labels() : m.train_labels();
   const std::string field =
@@ -128,6 +140,7 @@ Result<MovingMnist> LoadMovingMnist(const MovingMnistData& m, bool test) {
                                     (test ? "test_labels" : "train_labels"));
     }
     lab = l.value();
+    if (m.num_digits() == 1 && lab.numel() > 0) *num_classes = lab.max().item<int64_t>() + 1;
   }
   MovingMnistOptions o;
   o.convention = m.convention();
@@ -145,13 +158,14 @@ Result<std::unique_ptr<ClipSource>> MakeSource(const DataConfig& c, int64_t clip
                                    " (context_frames + predicted_frames) must be >= 1");
   }
   if (c.has_moving_mnist()) {
-    FC_ASSIGN_OR_RETURN(MovingMnist gen, LoadMovingMnist(c.moving_mnist(), test));
+    int64_t classes = 0;
+    FC_ASSIGN_OR_RETURN(MovingMnist gen, LoadMovingMnist(c.moving_mnist(), test, &classes));
     const int64_t size = test ? c.eval_sequences() : c.epoch_size();
     if (size < 1) {
       return Invalid(test ? "data.eval_sequences" : "data.epoch_size", "must be >= 1");
     }
-    return std::unique_ptr<ClipSource>(new MovingMnistSource(std::move(gen), size, clip_length,
-                                                             test, c.moving_mnist().test_seed()));
+    return std::unique_ptr<ClipSource>(new MovingMnistSource(
+        std::move(gen), size, clip_length, test, c.moving_mnist().test_seed(), classes));
   }
   if (c.has_clips()) {
     const auto& cl = c.clips();

@@ -6,6 +6,8 @@
 //            gives a new clip (an endless stream with exact resume).
 //     test:  the fixed held-out set: clip i = Generate(test_seed, i) of the test digits,
 //            i < eval_sequences; the key is ignored.
+//     labels: with one item per clip (num_digits 1) and a label file, the item's class
+//            (num_classes = largest label + 1, 10 for (Fashion-)MNIST); otherwise unlabelled.
 //   Prepared datasets (DataConfig.clips, written by `framecast data prepare`)
 //     train: the "train" split; example i is the i-th sequence long enough for one clip; the clip
 //            is clip_length frames, frame_stride apart, from a start drawn uniformly from the key.

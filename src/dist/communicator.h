@@ -80,6 +80,12 @@ class Communicator {
   virtual std::unique_ptr<Work> AllGather(const at::Tensor& in, at::Tensor& out) = 0;
   // Returns once every rank has called Barrier (after all earlier calls completed).
   virtual Status Barrier() = 0;
+
+  // Deadline for each later collective, in seconds from the moment this rank begins it; <= 0
+  // disables (the default). On expiry the process reports which collective (its CollectiveLabel,
+  // dist/watchdog.h) and which ranks it waited for, aborts the communicators and exits with
+  // kWatchdogExitCode. Backends without a watchdog (fake) ignore it.
+  virtual void SetDeadline(double seconds) { (void)seconds; }
 };
 
 // Builds the communicator for `world` (collective): `kAuto` picks nccl when the world's device is

@@ -3,7 +3,9 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
+#include <chrono>
 #include <climits>
+#include <cstdio>
 
 #ifdef FRAMECAST_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -85,6 +87,14 @@ std::string MpiErr(int rc) {
   return std::string(buf, len);
 }
 
+// "all-reduce (gradient bucket 2 of model) 4.0 MiB": the collective as a watchdog names it.
+std::string Describe(const char* kind, int64_t bytes) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), " %.3g MiB", static_cast<double>(bytes) / (1 << 20));
+  const std::string& label = CollectiveLabel::Current();
+  return std::string(kind) + (label.empty() ? "" : " (" + label + ")") + buf;
+}
+
 // MPI counts are int: large buffers go in chunks.
 constexpr int64_t kMaxChunk = INT_MAX / 2;
 
@@ -149,6 +159,7 @@ Result<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create(MPI_Comm parent
   MPI_Comm_set_errhandler(c->comm_, MPI_ERRORS_RETURN);
   MPI_Comm_rank(c->comm_, &c->rank_);
   MPI_Comm_size(c->comm_, &c->size_);
+  FC_ASSIGN_OR_RETURN(c->watchdog_, Watchdog::Create(c->comm_, "mpi"));
   c->worker_ = std::thread([p = c.get()] { p->Loop(); });
   return c;
 }
@@ -160,14 +171,15 @@ MpiCommunicator::~MpiCommunicator() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  watchdog_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
 }
 
 void MpiCommunicator::Loop() {
-  for (;;) {
-    std::pair<std::function<Status()>, std::shared_ptr<Pending>> item;
+  for (int64_t seq = 1;; ++seq) {
+    Item item;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
@@ -175,27 +187,35 @@ void MpiCommunicator::Loop() {
       item = std::move(queue_.front());
       queue_.pop_front();
     }
+    if (watchdog_->TestHangHere(item.what)) {
+      // ---- TEST HOOK (tests only, FRAMECAST_TEST_HANG_RANK): this collective is never posted.
+      watchdog_->Begin(seq, item.what + " [test hook: never posted]", /*posted=*/false);
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    watchdog_->Begin(seq, item.what);
     Status st;
     try {
-      st = item.first();
+      st = item.fn();
     } catch (const std::exception& e) {
       st = Status::Internal(std::string("MPI collective: ") + e.what());
     }
+    if (!st.ok()) st = st.WithContext("collective #" + std::to_string(seq) + " " + item.what);
+    watchdog_->End(seq);
     {
-      std::lock_guard<std::mutex> lock(item.second->mu);
-      item.second->status = st;
-      item.second->done = true;
+      std::lock_guard<std::mutex> lock(item.pending->mu);
+      item.pending->status = st;
+      item.pending->done = true;
     }
-    item.second->cv.notify_all();
+    item.pending->cv.notify_all();
   }
 }
 
 std::unique_ptr<Work> MpiCommunicator::Enqueue(std::function<Status()> fn,
-                                               std::function<void()> finish) {
+                                               std::function<void()> finish, std::string what) {
   auto p = std::make_shared<Pending>();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(fn), p);
+    queue_.push_back(Item{std::move(fn), p, std::move(what)});
   }
   cv_.notify_one();
   return std::make_unique<MpiWork>(std::move(p), std::move(finish));
@@ -229,7 +249,7 @@ std::unique_ptr<Work> MpiCommunicator::AllReduce(at::Tensor& t, ReduceOp op) {
         if (op == ReduceOp::kAvg) s.host.div_(size);
         return Status::Ok();
       },
-      s.h2d);
+      s.h2d, Describe("all-reduce", t.numel() * t.element_size()));
 }
 
 std::unique_ptr<Work> MpiCommunicator::Broadcast(at::Tensor& t, int root) {
@@ -253,7 +273,7 @@ std::unique_ptr<Work> MpiCommunicator::Broadcast(at::Tensor& t, int root) {
         }
         return Status::Ok();
       },
-      s.h2d);
+      s.h2d, Describe("broadcast", t.numel() * t.element_size()));
 }
 
 std::unique_ptr<Work> MpiCommunicator::AllGather(const at::Tensor& in, at::Tensor& out) {
@@ -281,7 +301,7 @@ std::unique_ptr<Work> MpiCommunicator::AllGather(const at::Tensor& in, at::Tenso
         if (rc != MPI_SUCCESS) return Status::Internal("MPI_Allgather: " + MpiErr(rc));
         return Status::Ok();
       },
-      so.h2d);
+      so.h2d, Describe("all-gather", bytes));
 }
 
 Status MpiCommunicator::Barrier() {
@@ -292,7 +312,7 @@ Status MpiCommunicator::Barrier() {
                return rc == MPI_SUCCESS ? Status::Ok()
                                         : Status::Internal("MPI_Barrier: " + MpiErr(rc));
              },
-             nullptr)
+             nullptr, Describe("barrier", 0))
       ->Wait();
 }
 

@@ -6,6 +6,8 @@
 // -> host copy is enqueued on the caller's current stream, the worker waits for it, runs MPI, and
 // Wait() enqueues the host -> device copy on the waiting thread's current stream.
 // bfloat16 and float16 sums use MPI user-defined operators (accumulate in float, round per step).
+// Every collective is numbered and watched by a Watchdog (dist/watchdog.h) once SetDeadline() arms
+// it.
 #pragma once
 
 #include <mpi.h>
@@ -18,6 +20,7 @@
 #include <thread>
 
 #include "dist/communicator.h"
+#include "dist/watchdog.h"
 
 namespace fc::dist {
 
@@ -34,6 +37,9 @@ class MpiCommunicator : public Communicator {
   std::unique_ptr<Work> Broadcast(at::Tensor& t, int root) override;
   std::unique_ptr<Work> AllGather(const at::Tensor& in, at::Tensor& out) override;
   Status Barrier() override;
+  void SetDeadline(double seconds) override { watchdog_->SetDeadline(seconds); }
+  // The watchdog of this communicator (abort actions of an owning NCCL communicator go here).
+  Watchdog* watchdog() { return watchdog_.get(); }
 
   struct Pending;  // shared between a Work and the worker thread
 
@@ -41,16 +47,23 @@ class MpiCommunicator : public Communicator {
   MpiCommunicator() = default;
   // Runs `fn` on the worker thread after every earlier call; `finish` (may be empty) runs in Wait()
   // on the waiting thread after `fn` succeeded.
-  std::unique_ptr<Work> Enqueue(std::function<Status()> fn, std::function<void()> finish);
+  // `what` names the collective in watchdog reports.
+  std::unique_ptr<Work> Enqueue(std::function<Status()> fn, std::function<void()> finish,
+                                std::string what);
   void Loop();
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<std::function<Status()>, std::shared_ptr<Pending>>>
-      queue_;          // GUARDED_BY(mu_)
-  bool stop_ = false;  // GUARDED_BY(mu_)
+  struct Item {
+    std::function<Status()> fn;
+    std::shared_ptr<Pending> pending;
+    std::string what;
+  };
+  std::deque<Item> queue_;  // GUARDED_BY(mu_)
+  bool stop_ = false;       // GUARDED_BY(mu_)
+  std::unique_ptr<Watchdog> watchdog_;
   std::thread worker_;
 };
 

@@ -6,6 +6,13 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <nccl.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 #endif
 
 namespace fc::dist {
@@ -75,9 +82,24 @@ class NcclCommunicatorImpl : public Communicator {
       : cpu_(std::move(cpu)),
         device_(device),
         comm_(comm),
-        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device)) {}
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device)) {
+    // On expiry of any collective (host or device side) the NCCL communicator is aborted first,
+    // so no kernel keeps spinning on a dead peer.
+    cpu_->watchdog()->AddAbortAction([c = comm_] { ncclCommAbort(c); });
+    watcher_ = std::thread([this] { Watch(); });
+  }
   ~NcclCommunicatorImpl() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
     if (comm_ != nullptr) ncclCommDestroy(comm_);
+  }
+  void SetDeadline(double seconds) override {
+    deadline_s_.store(seconds);
+    cpu_->SetDeadline(seconds);
   }
 
   int rank() const override { return cpu_->rank(); }
@@ -144,13 +166,51 @@ class NcclCommunicatorImpl : public Communicator {
     }
     auto done = std::make_shared<at::cuda::CUDAEvent>();
     done->record(stream_);
+    if (deadline_s_.load() > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const std::string& label = CollectiveLabel::Current();
+      in_flight_.push_back({done, std::chrono::steady_clock::now(), ++seq_,
+                            std::string(what) + (label.empty() ? "" : " (" + label + ")")});
+    }
     return std::make_unique<NcclWork>(std::move(done), device_, comm_);
   }
+
+  // Device-side deadlines: polls the done events of launched collectives, oldest first.
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      while (!in_flight_.empty() && in_flight_.front().done->query()) in_flight_.pop_front();
+      if (in_flight_.empty()) continue;
+      const double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - in_flight_.front().start)
+              .count();
+      const double deadline = deadline_s_.load();
+      if (deadline > 0 && waited > deadline) {
+        cpu_->watchdog()->Expire(in_flight_.front().seq, "nccl " + in_flight_.front().what, waited,
+                                 /*ask_peers=*/false);
+      }
+    }
+  }
+
+  struct InFlight {
+    std::shared_ptr<at::cuda::CUDAEvent> done;
+    std::chrono::steady_clock::time_point start;
+    int64_t seq;
+    std::string what;
+  };
 
   std::unique_ptr<MpiCommunicator> cpu_;
   int device_;
   ncclComm_t comm_;
   c10::cuda::CUDAStream stream_;
+  std::atomic<double> deadline_s_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;               // GUARDED_BY(mu_)
+  int64_t seq_ = 0;                 // GUARDED_BY(mu_)
+  std::deque<InFlight> in_flight_;  // GUARDED_BY(mu_)
+  std::thread watcher_;             // last: started after the members it uses
 };
 
 }  // namespace

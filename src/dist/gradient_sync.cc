@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include "dist/watchdog.h"
+
 namespace fc::dist {
 
 namespace {
@@ -225,6 +227,7 @@ void GradientSync::OnGradReady(int index) {
 void GradientSync::LaunchReadyBuckets() {
   while (next_bucket_ < num_buckets() && buckets_[next_bucket_].pending == 0) {
     Bucket& b = buckets_[next_bucket_];
+    CollectiveLabel label("gradient bucket " + std::to_string(next_bucket_) + " of " + name_);
     b.work = comm_->AllReduce(b.buffer, ReduceOp::kAvg);
     ++next_bucket_;
   }

@@ -11,6 +11,14 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
+// torch::autograd::Function records every tensor argument, which must therefore be defined: an
+// absent optional tensor (no affine weight/bias, no running statistics) travels as an empty
+// tensor and is turned back into an undefined one inside the function.
+at::Tensor Optional(const at::Tensor& t) { return t.defined() && t.numel() > 0 ? t : at::Tensor(); }
+at::Tensor Present(const at::Tensor& t, const at::Tensor& like) {
+  return t.defined() ? t : at::empty({0}, like.options());
+}
+
 // Reduction dims of the canonical [N, K, S] layout.
 const std::vector<int64_t> kNS = {0, 2};
 
@@ -26,9 +34,13 @@ Communicator* CommFrom(AutogradContext* ctx) {
 
 struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
   // x: [N, K, S]; weight, bias: [K] or undefined.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias, at::Tensor running_mean, at::Tensor running_var,
-                            double eps, double momentum, Communicator* comm) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight_in,
+                            const at::Tensor& bias_in, at::Tensor running_mean,
+                            at::Tensor running_var, double eps, double momentum,
+                            Communicator* comm) {
+    const at::Tensor weight = Optional(weight_in), bias = Optional(bias_in);
+    running_mean = Optional(running_mean);
+    running_var = Optional(running_var);
     const int64_t K = x.size(1);
     const auto acc = AccType(x.scalar_type());
     at::Tensor xf = x.to(acc);
@@ -110,8 +122,9 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
 at::Tensor SyncBatchNormTrain(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               at::Tensor running_mean, at::Tensor running_var, double eps,
                               double momentum, Communicator* comm) {
-  return SyncBatchNormFunction::apply(x, weight, bias, running_mean, running_var, eps, momentum,
-                                      comm);
+  return SyncBatchNormFunction::apply(x, Present(weight, x), Present(bias, x),
+                                      Present(running_mean, x), Present(running_var, x), eps,
+                                      momentum, comm);
 }
 
 SyncBatchNormImpl::SyncBatchNormImpl(const SyncBatchNormOptions& options_) : options(options_) {

@@ -12,6 +12,7 @@
 
 #include "ckpt/files.h"
 #include "media/png.h"
+#include "util/json.h"
 
 namespace fc::eval {
 namespace {
@@ -40,49 +41,6 @@ size_t Width(const std::string& s) {
 
 std::string Pad(const std::string& s, size_t w) {
   return s + std::string(w - std::min(w, Width(s)), ' ');
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-// The shortest %.{15,16,17}g text that reads back as exactly `v`; "null" when not finite.
-std::string JsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[40];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 template <typename T>

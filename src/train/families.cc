@@ -1,7 +1,9 @@
 // The model families a run config can name, and their config hooks.
 #include "config/run_config.h"
 #include "data/sources.h"
+#include "models/cvg/config.h"
 #include "models/hvrnn/config.h"
+#include "train/cvg_family.h"
 #include "train/hvrnn_family.h"
 #include "train/run.h"
 #include "train/trainer.h"
@@ -18,6 +20,8 @@ Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist
       return MakeDemoTrainer(config, world, comm);
     case ModelConfig::kHvrnn:
       return MakeHvrnnTrainer(config, world, comm);
+    case ModelConfig::kCvg:
+      return MakeCvgTrainer(config, world, comm);
     default:
       return Status::Unavailable("model: this build cannot train the configured family yet");
   }
@@ -32,6 +36,7 @@ void ApplyFamilyDefaults(RunConfig* c) {
   }
   if (c->model().has_hvrnn())
     (void)models::hvrnn::ApplyHvrnnDefaults(c->mutable_model()->mutable_hvrnn());
+  if (c->model().has_cvg()) (void)models::cvg::ApplyCvgRunDefaults(c);
 }
 
 Status ValidateFamily(const RunConfig& c) {
@@ -60,6 +65,10 @@ Status ValidateFamily(const RunConfig& c) {
             "model.hvrnn.image_size=" + std::to_string(c.model().hvrnn().image_size()) +
             ": data.moving_mnist.image_size is " + std::to_string(mm.image_size()));
     }
+  }
+  if (c.model().has_cvg()) {
+    FC_RETURN_IF_ERROR(models::cvg::ValidateCvgRun(c));
+    FC_RETURN_IF_ERROR(ValidateCvgData(c));  // train/cvg_family.h
   }
   return Status::Ok();
 }

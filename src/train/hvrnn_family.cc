@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/cuda.h>
 
+#include <chrono>
+#include <cstdio>
 #include <optional>
 
 #include "train/schedule.h"
@@ -20,6 +22,10 @@ uint64_t Mix(uint64_t x) {  // splitmix64 finaliser
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
+}
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
@@ -104,10 +110,14 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   } else {
     optimizer_->zero_grad();
   }
-  double loss = 0, nll = 0, kl = 0;
+  const bool logging_step = IsLoggingStep(config_, 0, step_in_stage + 1);
+  double loss = 0, nll = 0, kl = 0, loader_wait_ms = 0, sync_wait_ms = 0;
   std::vector<double> kl_level;
+  std::vector<at::Tensor> kl_channel;  // per level [C_l], summed over micro-batches
   for (int64_t micro = 0; micro < accumulation_; ++micro) {
+    const auto wait_start = std::chrono::steady_clock::now();
     FC_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
+    loader_wait_ms += MsSince(wait_start);
     if (batch.global_step != global_step || batch.micro != micro) {
       return Status::Internal("data loader out of step: got step " +
                               std::to_string(batch.global_step) + " micro " +
@@ -146,15 +156,75 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
     kl_level.resize(out.kl_per_level.size(), 0.0);
     for (size_t l = 0; l < out.kl_per_level.size(); ++l)
       kl_level[l] += out.kl_per_level[l].item<double>() / accumulation_;
+    if (logging_step) {
+      kl_channel.resize(out.kl_per_channel.size());
+      for (size_t l = 0; l < out.kl_per_channel.size(); ++l) {
+        at::Tensor c = out.kl_per_channel[l].detach().to(at::kCPU, at::kDouble) / accumulation_;
+        kl_channel[l] = kl_channel[l].defined() ? kl_channel[l] + c : c;
+      }
+    }
   }
-  if (sync_) FC_RETURN_IF_ERROR(sync_->Finish());
+  if (sync_) {
+    // What the backward pass did not hide of the gradient all-reduce.
+    const auto sync_start = std::chrono::steady_clock::now();
+    FC_RETURN_IF_ERROR(sync_->Finish());
+    sync_wait_ms = MsSince(sync_start);
+  }
+  double grad_norm = 0;
+  if (logging_step) {
+    FC_TRY_TORCH({
+      std::vector<at::Tensor> norms;
+      for (const auto& p : model_->parameters())
+        if (p.grad().defined()) norms.push_back(p.grad().detach().to(at::kFloat).norm());
+      if (!norms.empty()) grad_norm = at::stack(norms).norm().item<double>();
+    });
+  }
   FC_TRY_TORCH(optimizer_->step());
 
   StepReport r;
   r.scalars = {{"loss", loss}, {"nll", nll}, {"kl", kl}, {"beta", beta}, {"lr", lr}};
   for (size_t l = 0; l < kl_level.size(); ++l)
     r.scalars.emplace_back("kl" + std::to_string(l + 1), kl_level[l]);
+  r.details = {{"time/loader_wait_ms", loader_wait_ms}, {"time/grad_sync_wait_ms", sync_wait_ms}};
+  if (logging_step) {
+    // The gradient is the same on every rank after the sync: its norm needs no averaging.
+    r.scalars.emplace_back("grad_norm", grad_norm);
+    FC_ASSIGN_OR_RETURN(auto active, KlChannelReport(kl_channel, &r.details));
+    for (size_t l = 0; l < active.size(); ++l)
+      r.scalars.emplace_back("active" + std::to_string(l + 1), static_cast<double>(active[l]));
+  }
   return r;
+}
+
+Result<std::vector<int64_t>> HvrnnReplica::KlChannelReport(
+    const std::vector<at::Tensor>& kl_channel, Scalars* details) {
+  // One all-reduce of every level's per-channel KL, so that the active-channel count is taken on
+  // the global batch's average, the same on every rank.
+  std::vector<int64_t> sizes, active;
+  for (const auto& t : kl_channel) sizes.push_back(t.numel());
+  if (sizes.empty()) return active;
+  at::Tensor all = at::cat(kl_channel);
+  if (comm_ && comm_->size() > 1) {
+    at::Tensor on_device = all.to(options_.device, at::kDouble);
+    FC_RETURN_IF_ERROR(comm_->AllReduce(on_device, dist::ReduceOp::kAvg)->Wait());
+    all = on_device.to(at::kCPU);
+  }
+  const double* v = all.data_ptr<double>();
+  int64_t offset = 0;
+  char tag[64];
+  for (size_t l = 0; l < sizes.size(); ++l) {
+    int64_t n_active = 0;
+    for (int64_t c = 0; c < sizes[l]; ++c) {
+      const double kl = v[offset + c];
+      if (kl > kActiveChannelKl) ++n_active;
+      std::snprintf(tag, sizeof(tag), "kl_channel/level%zu/%03lld", l + 1,
+                    static_cast<long long>(c));
+      details->emplace_back(tag, kl);
+    }
+    active.push_back(n_active);
+    offset += sizes[l];
+  }
+  return active;
 }
 
 Result<std::vector<ckpt::NamedTensor>> HvrnnReplica::ReplicatedState() {
@@ -174,6 +244,41 @@ std::vector<std::string> HvrnnReplica::ReplicatedStateNames(const Manifest& m) {
 Status HvrnnReplica::LoadReplicatedState(const TensorMap& from) {
   FC_RETURN_IF_ERROR(LoadModuleState(*model_, kHvrnnModelPrefix, from));
   return LoadOptimizerState(*optimizer_, *model_, "optim/model", from);
+}
+
+Result<log::SampleGrid> HvrnnReplica::SamplePreview(int clips, uint64_t seed) {
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(config_.data(), context_ + predicted_));
+  const int64_t k = std::min<int64_t>(clips, source->size());
+  std::vector<at::Tensor> truth;
+  for (int64_t i = 0; i < k; ++i) {
+    FC_ASSIGN_OR_RETURN(auto clip, source->Get(i, 0));
+    truth.push_back(clip.frames);
+  }
+  log::SampleGrid grid;
+  grid.columns = 2;
+  if (truth.empty()) return grid;
+  FC_TRY_TORCH({
+    torch::NoGradGuard no_grad;
+    at::Tensor x = at::stack(truth).to(options_.device, options_.dtype) / 255.0;
+    // Own CPU generator: the model's training noise stream is not consumed.
+    auto gen = std::make_shared<at::Generator>(at::make_generator<at::CPUGeneratorImpl>(seed));
+    models::hvrnn::NoiseFn noise = [gen](int64_t, int64_t, at::IntArrayRef shape,
+                                         const at::TensorOptions& opts) {
+      return at::randn(shape, *gen, at::kFloat).to(opts);
+    };
+    const bool training = model_->is_training();
+    model_->eval();
+    at::Tensor pred = model_->generate(x.narrow(1, 0, context_), predicted_, noise);
+    model_->train(training);
+    at::Tensor shown =
+        at::cat({x.narrow(1, 0, context_), pred.to(x.dtype())}, 1).to(at::kFloat).cpu();
+    at::Tensor gt = x.to(at::kFloat).cpu();
+    for (int64_t i = 0; i < k; ++i) {
+      grid.tiles.push_back(gt[i]);
+      grid.tiles.push_back(shown[i]);
+    }
+  });
+  return grid;
 }
 
 namespace {
@@ -205,6 +310,10 @@ class HvrnnFamily : public Trainer {
   }
   Status LoadReplicatedState(const TensorMap& from) override {
     return replica_->LoadReplicatedState(from);
+  }
+  Result<std::vector<log::SampleGrid>> Samples(int, int clips, uint64_t seed) override {
+    FC_ASSIGN_OR_RETURN(auto grid, replica_->SamplePreview(clips, seed));
+    return std::vector<log::SampleGrid>{std::move(grid)};
   }
 
  private:

@@ -38,8 +38,16 @@ class HvrnnReplica {
                                                       dist::Communicator* comm,
                                                       const HvrnnReplicaOptions& options);
   Status Seek(int64_t global_step);
-  // One optimizer step: lr and beta applied, scalars of this rank's share returned.
+  // One optimizer step: lr and beta applied, scalars of this rank's share returned: loss, nll,
+  // kl, beta, lr, kl<l> per latent level; on logging steps (IsLoggingStep) also grad_norm and
+  // active<l>, the number of level-l latent channels whose KL, averaged over the global batch,
+  // space and time, exceeds kActiveChannelKl (collective: one all-reduce on those steps); the
+  // per-channel KL values and the loader / gradient-sync wait times are in the report's details.
   Result<StepReport> Step(int64_t step_in_stage, int64_t global_step);
+
+  // A latent channel is "active" above this mean KL in nats (the thesis' figure 4.4, after
+  // Maaloe et al. 2019).
+  static constexpr double kActiveChannelKl = 0.01;
 
   models::hvrnn::Hvrnn& model() { return model_; }
   torch::optim::Adam& optimizer() { return *optimizer_; }
@@ -52,8 +60,20 @@ class HvrnnReplica {
   std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m);
   Status LoadReplicatedState(const TensorMap& from);
 
+  // Sample preview (log/samples.h): for each of the first `clips` clips of the held-out set
+  // (data::MakeTestSource, context + predicted frames), two tiles side by side: the ground truth,
+  // and the context followed by model->generate's prediction (noise from a generator seeded by
+  // `seed`; the training random streams and the model's mode are left as they were). No
+  // collectives. Tiles are float [D + T, C, H, W] in [0, 1] on the CPU; grid columns 2.
+  Result<log::SampleGrid> SamplePreview(int clips, uint64_t seed);
+
  private:
+  using Scalars = std::vector<std::pair<std::string, double>>;
   HvrnnReplica() = default;
+  // Averages `kl_channel` (per level [C_l], float64 CPU) over ranks, appends one detail per
+  // channel ("kl_channel/level<l>/<c>") and returns each level's active-channel count.
+  Result<std::vector<int64_t>> KlChannelReport(const std::vector<at::Tensor>& kl_channel,
+                                               Scalars* details);
   framecast::RunConfig config_;
   dist::Communicator* comm_ = nullptr;
   HvrnnReplicaOptions options_;

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "config/run_config.h"
+#include "models/cvg/config.h"
 #include "models/hvrnn/hvrnn.h"
 #include "train/commands.h"
 #include "util/flags.h"
@@ -29,6 +30,11 @@ int ModelCommand(int argc, char** argv, int first) {
     Status v = models::hvrnn::ValidateHvrnn(cfg.value().model().hvrnn());
     if (!v.ok()) cfg = v.WithContext(pos[1]);
   }
+  if (cfg.ok() && cfg.value().model().has_cvg()) {
+    Status v = models::cvg::ApplyCvgDefaults(cfg.value().mutable_model()->mutable_cvg());
+    if (v.ok()) v = models::cvg::ValidateCvg(cfg.value().model().cvg());
+    if (!v.ok()) cfg = v.WithContext(pos[1]);
+  }
   if (!cfg.ok()) {
     LogError(cfg.status().message());
     return 1;
@@ -39,6 +45,8 @@ int ModelCommand(int argc, char** argv, int first) {
     if (model.has_hvrnn()) {
       models::hvrnn::Hvrnn m(model.hvrnn());
       text = "hvrnn model of " + pos[1] + "\n" + models::hvrnn::ParameterSummary(*m);
+    } else if (model.has_cvg()) {
+      text = "cvg model of " + pos[1] + "\n" + models::cvg::ParameterSummary(model.cvg());
     } else {
       text = "model family without a summary";
     }

@@ -6,6 +6,8 @@
 
 #include "ckpt/files.h"
 #include "config/run_config.h"
+#include "log/run_logger.h"
+#include "train/faults.h"
 #include "util/logging.h"
 
 namespace fc::train {
@@ -14,31 +16,20 @@ using framecast::RunConfig;
 
 namespace {
 
-// Averages every scalar of `report` over ranks in one all-reduce.
+// Averages every scalar and detail of `report` over ranks in one all-reduce.
 Status AverageOverRanks(dist::Communicator* comm, StepReport* report) {
-  const int64_t n = static_cast<int64_t>(report->scalars.size());
+  std::vector<double*> values;
+  for (auto& [name, v] : report->scalars) values.push_back(&v);
+  for (auto& [name, v] : report->details) values.push_back(&v);
+  const int64_t n = static_cast<int64_t>(values.size());
   if (n == 0) return Status::Ok();
-  at::Tensor v = at::empty({n}, at::kDouble);
-  for (int64_t i = 0; i < n; ++i) v[i] = report->scalars[i].second;
-  FC_RETURN_IF_ERROR(comm->AllReduce(v, dist::ReduceOp::kAvg)->Wait());
-  for (int64_t i = 0; i < n; ++i) report->scalars[i].second = v[i].item<double>();
+  at::Tensor t = at::empty({n}, at::kDouble);
+  double* p = t.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) p[i] = *values[i];
+  FC_RETURN_IF_ERROR(comm->AllReduce(t, dist::ReduceOp::kAvg)->Wait());
+  p = t.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) *values[i] = p[i];
   return Status::Ok();
-}
-
-// "stage main step 5/100 (global 5) loss 0.25 kl 3.1 lr 0.0001 12.3 ms/step"
-std::string StepLine(const std::string& stage, int64_t step, int64_t steps, int64_t global_step,
-                     const StepReport& r, double ms) {
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), "stage %s step %lld/%lld (global %lld)", stage.c_str(),
-                static_cast<long long>(step), static_cast<long long>(steps),
-                static_cast<long long>(global_step));
-  std::string line = buf;
-  for (const auto& [name, value] : r.scalars) {
-    std::snprintf(buf, sizeof(buf), " %s %.9g", name.c_str(), value);
-    line += buf;
-  }
-  std::snprintf(buf, sizeof(buf), " %.1f ms/step", ms);
-  return line + buf;
 }
 
 }  // namespace
@@ -62,6 +53,12 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       world.AgreeOnStatus(config::ValidateForWorld(config, world.size()), "rejected the config"));
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, BackendOf(config.dist())));
   FC_ASSIGN_OR_RETURN(auto ckpt_comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
+  // faults (train/faults.h): collective deadlines, generous until the first step is done; stop
+  // signals only set a flag from here on; the step guard agrees on it and on non-finite values.
+  comm->SetDeadline(StartupDeadline(config));
+  ckpt_comm->SetDeadline(StartupDeadline(config));
+  InstallStopSignalHandlers();
+  StepGuard guard(config, world.rank(), world.size());
   auto made = MakeTrainer(config, world, comm.get());
   FC_RETURN_IF_ERROR(
       world.AgreeOnStatus(made.ok() ? Status::Ok() : made.status(), "could not build the trainer"));
@@ -72,11 +69,12 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   const std::string run_dir = config::RunDir(config);
   const std::string text = config::ToText(config);
   Status st;
-  if (world.rank() == 0) {
-    st = ckpt::MakeDirs(run_dir + "/checkpoints");
-    if (st.ok()) st = ckpt::WriteFileAtomic(run_dir + "/config.pbtxt", text);
-  }
+  if (world.rank() == 0) st = ckpt::MakeDirs(run_dir + "/checkpoints");
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not prepare the run directory"));
+  // log (src/log/run_logger.h): logs/rank<r>.log, tb/, metrics.jsonl, samples/, console.
+  auto opened_log = log::RunLogger::Open(config, world, run_dir);
+  FC_RETURN_IF_ERROR(world.AgreeOnStatus(opened_log.status(), "could not open the run's logs"));
+  std::unique_ptr<log::RunLogger> run_log = std::move(opened_log.value());
   ckpt::Checkpointer checkpointer(run_dir + "/checkpoints", config.checkpoint(),
                                   std::move(ckpt_comm));
 
@@ -91,7 +89,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       return Status::InvalidArgument("holds a '" + m.model_family() +
                                      "' model, the config trains '" + family + "'");
     }
-    return Status::Ok();
+    return CheckSameModel(m, config);  // faults: a directory written by another model config
   };
   auto wanted = [&](const Manifest& m) {
     auto names = trainer->ReplicatedStateNames(m);
@@ -102,6 +100,10 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     return names;
   };
   FC_ASSIGN_OR_RETURN(auto resume, checkpointer.FindResume(compatible, wanted));
+  // The effective config, written only once the directory is known to be this run's (a directory
+  // of another run or model keeps its config.pbtxt).
+  if (world.rank() == 0) st = ckpt::WriteFileAtomic(run_dir + "/config.pbtxt", text);
+  FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not write " + run_dir + "/config.pbtxt"));
   int64_t global_step = 0, step = 0;
   int stage = 0;
   if (resume) {
@@ -117,9 +119,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
             ", written by " + std::to_string(resume->manifest.world_size()) + " rank(s))");
   }
   result.first_global_step = global_step;
-  LogInfo("run " + config.name() + " (" + family + ") in " + run_dir + ": " +
-          std::to_string(world.size()) + " rank(s), backend " + dist::BackendName(comm->backend()) +
-          ", " + trainer->Describe() + ", config digest " + config::Digest(text));
+  run_log->Banner({family, trainer->Describe(), dist::BackendName(comm->backend()),
+                   result.resumed_from, global_step, step, stage});  // log: collective
 
   auto meta_for = [&](int stage_index, int64_t step_in_stage) {
     Manifest m;
@@ -151,25 +152,59 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     const auto& sc = config.stages(stage);
     if (step < sc.steps()) FC_RETURN_IF_ERROR(trainer->Seek(stage, step, global_step));
     for (; step < sc.steps(); ++step) {
-      auto t0 = std::chrono::steady_clock::now();
+      FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer));  // faults: keep the last good state
       FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
       ++global_step;
+      // faults: one all-reduce agrees on stop signals and non-finite values (train/faults.h).
+      FC_ASSIGN_OR_RETURN(StepVerdict verdict,
+                          guard.AfterStep(comm.get(), *trainer, &report, global_step));
+      if (global_step == result.first_global_step + 1) comm->SetDeadline(StepDeadline(config));
+      if (verdict.nonfinite) {
+        FC_RETURN_IF_ERROR(guard.Restore(*trainer));
+        LogWarning("non-finite loss or parameters after global step " +
+                   std::to_string(global_step) + " on rank(s) " + verdict.nonfinite_ranks +
+                   "; the step is undone");
+        if (guard.policy() == framecast::DistConfig::NONFINITE_STOP) {
+          --global_step;
+          FC_ASSIGN_OR_RETURN(auto good, trainer->ReplicatedState());
+          FC_RETURN_IF_ERROR(checkpointer.Save(good, RngState(rank), meta_for(stage, step)));
+          FC_RETURN_IF_ERROR(checkpointer.Wait());
+          LogError("stopped on non-finite values; checkpointed the last good state (global step " +
+                   std::to_string(global_step) + ")");
+          result.global_step = global_step;
+          result.stop = StopReason::kNonFinite;
+          return result;
+        }
+        ++result.skipped_steps;
+        LogWarning("skipped global step " + std::to_string(global_step) + " (" +
+                   std::to_string(result.skipped_steps) + " skipped so far)");
+      }
       FC_RETURN_IF_ERROR(AverageOverRanks(comm.get(), &report));
       result.losses.push_back(report.scalars.empty() ? 0.0 : report.scalars[0].second);
       const bool stage_end = step + 1 == sc.steps();
       if (stage_end) FC_RETURN_IF_ERROR(trainer->EndStage(stage));
-      if (checkpointer.ShouldSave(global_step, stage_end)) {
+      const bool last_step = stage_end && stage + 1 == config.stages_size();
+      const bool stop_now = verdict.stop_signal != 0 && !last_step;  // faults: stop on a signal
+      if (checkpointer.ShouldSave(global_step, stage_end) || stop_now) {
         FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
         FC_RETURN_IF_ERROR(checkpointer.Save(state, RngState(rank), meta_for(stage, step + 1)));
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
       }
-      if ((step + 1) % config.logging().every_steps() == 0 || stage_end) {
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                .count();
-        LogInfo(StepLine(sc.name(), step + 1, sc.steps(), global_step, report, ms));
-      }
+      // log: step line, progress bar, TensorBoard, metrics.jsonl; sample videos when due (rank 0).
+      run_log->Step(stage, step + 1, global_step, report.scalars, report.details);
+      if (run_log->SamplesDue(stage, step + 1))
+        run_log->Samples(stage, global_step,
+                         trainer->Samples(stage, run_log->sample_clips(), config.seed()));
       result.reports.push_back(std::move(report));
+      if (stop_now) {  // faults: checkpointed above; the exit status asks for a requeue
+        FC_RETURN_IF_ERROR(checkpointer.Wait());
+        LogInfo("stopped on signal " + std::to_string(verdict.stop_signal) +
+                " after checkpointing global step " + std::to_string(global_step) +
+                "; exit status " + std::to_string(kExitRequeue) + " (requeue to resume)");
+        result.global_step = global_step;
+        result.stop = StopReason::kSignal;
+        return result;
+      }
     }
   }
   // ---- END TRAINING LOOP -----------------------------------------------------------------------

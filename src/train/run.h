@@ -9,6 +9,7 @@
 #include "dist/world.h"
 #include "proto/config.pb.h"
 #include "train/demo.h"
+#include "train/faults.h"
 #include "train/schedule.h"
 #include "train/state.h"
 #include "train/trainer.h"
@@ -24,6 +25,10 @@ struct RunResult {
   std::vector<StepReport> reports;  // every scalar (mean over ranks), one per step trained
   double max_save_pause_ms = 0;     // longest time the training thread spent snapshotting
   TensorMap final_state;            // replicated state at the end (host copies), if asked for
+  // How the run ended (train/faults.h; ExitStatusFor maps it to the exit status) and the steps the
+  // non-finite guard undid and skipped.
+  StopReason stop = StopReason::kCompleted;
+  int64_t skipped_steps = 0;
 };
 
 // Collective over `world`. Trains the config's stages from where its run directory left off.

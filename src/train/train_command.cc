@@ -70,7 +70,8 @@ int TrainCommand(int argc, char** argv, int first) {
     LogError(run.status().ToString());
     return 1;
   }
-  return 0;
+  // 0, or the documented status of a run stopped on a signal or on non-finite values (faults.h).
+  return ExitStatusFor(run.value().stop);
 }
 
 }  // namespace fc::train

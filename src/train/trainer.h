@@ -19,6 +19,7 @@
 #include "ckpt/checkpoint.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
+#include "log/samples.h"
 #include "proto/config.pb.h"
 #include "train/state.h"
 
@@ -27,7 +28,18 @@ namespace fc::train {
 struct StepReport {
   // Named scalars; the first is the loss printed on the step line.
   std::vector<std::pair<std::string, double>> scalars;
+  // Named scalars written to TensorBoard and metrics.jsonl but not printed (per-channel KL,
+  // loader and gradient-sync wait times). Averaged over ranks like `scalars`.
+  std::vector<std::pair<std::string, double>> details;
 };
+
+// True when step `step_done` (1-based within `stage`) is a logging step: every
+// logging.every_steps steps and at the stage's last step. Trainers compute their costlier
+// diagnostics (gradient norms, cross-rank KL statistics) only then.
+inline bool IsLoggingStep(const framecast::RunConfig& config, int stage, int64_t step_done) {
+  const int64_t every = config.logging().every_steps();
+  return (every > 0 && step_done % every == 0) || step_done == config.stages(stage).steps();
+}
 
 class Trainer {
  public:
@@ -46,6 +58,12 @@ class Trainer {
   virtual std::vector<std::string> ReplicatedStateNames(
       const framecast::ckpt::Manifest& manifest) = 0;
   virtual Status LoadReplicatedState(const TensorMap& from) = 0;
+  // Sample previews for the people watching the run (log/samples.h), from up to `clips` held-out
+  // clips, noise seeded by `seed`. Called on rank 0 only (no collectives), between steps; must
+  // leave the training state and its random streams untouched. Default: none.
+  virtual Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) {
+    return std::vector<log::SampleGrid>{};
+  }
 };
 
 // The trainer for `config`'s model family. Collective: every rank calls it.

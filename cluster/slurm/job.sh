@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The body shared by framecast's sbatch scripts (sourced by them; not submitted itself).
+#
+#   FRAMECAST_LAUNCHER=srun|mpirun source cluster/slurm/job.sh [CONFIG] [framecast train flags...]
+#
+# - The run directory is keyed by the job: $FRAMECAST_RUNS/<job name>-<job id> (default
+#   FRAMECAST_RUNS=$SLURM_SUBMIT_DIR/runs). A requeued job keeps its id, so it finds its own
+#   checkpoints there and resumes from the newest one automatically.
+# - Signals: SLURM's early warning (--signal=B:USR1@120) and `scancel --signal=USR1 -b` reach this
+#   shell, which forwards SIGUSR1 to the ranks; a preemption or `scontrol requeue` sends SIGTERM,
+#   forwarded the same way. framecast checkpoints at the next step boundary and exits with 75.
+# - Exit statuses of `framecast train` (README, "Clusters and failures"):
+#     0 done; 75 checkpointed and stopped on a signal: this script requeues the job;
+#     69 the watchdog stopped a lost collective (or the launcher claimed success for a run that
+#        is not complete): requeued while SLURM_RESTART_COUNT is below FRAMECAST_MAX_RESTARTS
+#        (default 3); 65 non-finite values, last good state checkpointed:
+#        not requeued (the same step would fail again); anything else: an error, not requeued.
+# Environment: FRAMECAST_ROOT (the checkout; default $SLURM_SUBMIT_DIR), FRAMECAST_BIN (default
+# $FRAMECAST_BUILD_DIR/framecast), FRAMECAST_RUNS, FRAMECAST_MAX_RESTARTS, NCCL_* (forwarded).
+set -uo pipefail
+
+FRAMECAST_ROOT="${FRAMECAST_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}"
+source "$FRAMECAST_ROOT/launch/env.sh"
+FRAMECAST_BIN="${FRAMECAST_BIN:-$FRAMECAST_BUILD_DIR/framecast}"
+FRAMECAST_RUNS="${FRAMECAST_RUNS:-${SLURM_SUBMIT_DIR:-$PWD}/runs}"
+FRAMECAST_MAX_RESTARTS="${FRAMECAST_MAX_RESTARTS:-3}"
+launcher="${FRAMECAST_LAUNCHER:-srun}"
+
+config=()
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then config=("$1"); shift; fi
+run_dir="$FRAMECAST_RUNS/${SLURM_JOB_NAME:-framecast}-${SLURM_JOB_ID:-local}"
+mkdir -p "$FRAMECAST_RUNS"
+log() { echo "[framecast-job $(date +%H:%M:%S)] $*"; }
+log "job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}:" \
+  "${SLURM_NTASKS:-1} rank(s) via $launcher, run directory $run_dir"
+
+# One rank per task; OpenMP threads per rank from the CPUs SLURM gave each task.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
+cmd=("$FRAMECAST_BIN" train "${config[@]}" --set "output_dir=$run_dir" "$@")
+case "$launcher" in
+  srun)
+    # --kill-on-bad-exit: a rank that dies takes the step down at once (the watchdog covers the
+    # ranks a lost node leaves behind). --mpi: PMIx where SLURM has it, else SLURM's default.
+    mpi=()
+    if srun --mpi=list 2>&1 | grep -q pmix; then mpi=(--mpi=pmix); fi
+    srun --kill-on-bad-exit=1 "${mpi[@]}" "${cmd[@]}" &
+    ;;
+  mpirun)
+    # Open MPI reads the allocation itself (one rank per task; ranks mapped by node).
+    fwd=()
+    for v in $(env | grep -oE '^(NCCL|OMP|FRAMECAST|CUDA|UCX)_[A-Z0-9_]*' || true); do fwd+=(-x "$v"); done
+    mpirun --map-by "ppr:${SLURM_NTASKS_PER_NODE:-${SLURM_NTASKS:-1}}:node" --bind-to none \
+      "${fwd[@]}" "${cmd[@]}" &
+    ;;
+  *) log "unknown FRAMECAST_LAUNCHER=$launcher"; exit 2 ;;
+esac
+pid=$!
+forward() { log "got SIG$1: asking the ranks to checkpoint and stop"; kill -USR1 "$pid" 2>/dev/null; }
+trap 'forward USR1' USR1
+trap 'forward TERM' TERM
+# `wait` returns early when a trapped signal arrives; wait again until the launcher is gone.
+rc=0
+lost="the watchdog stopped a lost collective"
+while :; do
+  wait "$pid"; rc=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+trap - USR1 TERM
+log "framecast exited with status $rc"
+if [ "$rc" -eq 0 ]; then
+  # A step that failed to launch can report success: trust the run directory, not the launcher.
+  newest="$(ls -d "$run_dir"/checkpoints/step-* 2>/dev/null | while read -r d; do [ -f "$d/MANIFEST.pb" ] && echo "$d"; done | sort | tail -n1)"
+  if [ -z "$newest" ] || "$FRAMECAST_BIN" ckpt inspect "$newest" 2>/dev/null | grep -qE '^  stage +[^ ]+ +(RUNNING|PENDING) '; then
+    log "the launcher reported success but the run is not complete (a failed launch?)"; rc=69
+    lost="the launcher failed"
+  fi
+fi
+requeue() {
+  log "requeueing job $SLURM_JOB_ID: $1"
+  scontrol requeue "$SLURM_JOB_ID" || log "scontrol requeue failed (already requeued by SLURM?)"
+}
+case "$rc" in
+  0) log "run complete: $run_dir" ;;
+  75) [ -n "${SLURM_JOB_ID:-}" ] && requeue "checkpointed on a signal" ;;
+  69) if [ -n "${SLURM_JOB_ID:-}" ] && [ "${SLURM_RESTART_COUNT:-0}" -lt "$FRAMECAST_MAX_RESTARTS" ]; then
+        requeue "$lost"
+      fi ;;
+  65) log "stopped on non-finite values; last good state checkpointed in $run_dir (not requeued)" ;;
+esac
+exit "$rc"

@@ -1,0 +1,185 @@
+#include "log/runs_list.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "ckpt/checkpoint.h"
+#include "ckpt/files.h"
+#include "config/run_config.h"
+#include "log/commands.h"
+#include "log/metrics_log.h"
+
+namespace fc::log {
+namespace {
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void Walk(const std::string& dir, int depth, std::vector<std::string>* runs) {
+  if (ckpt::Exists(dir + "/config.pbtxt")) {
+    runs->push_back(dir);
+    return;
+  }
+  if (depth == 0) return;
+  for (const auto& name : ckpt::ListDir(dir)) {
+    const std::string sub = dir + "/" + name;
+    if (IsDir(sub)) Walk(sub, depth - 1, runs);
+  }
+}
+
+// The last complete line of `path` (reads at most the last 1 MiB).
+std::string LastLine(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "";
+  std::fseek(f, 0, SEEK_END);
+  const long size = std::ftell(f);
+  const long start = std::max(0L, size - (1L << 20));
+  std::fseek(f, start, SEEK_SET);
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  tail.resize(std::fread(tail.data(), 1, tail.size(), f));
+  std::fclose(f);
+  const size_t end = tail.rfind('\n');
+  if (end == std::string::npos) return "";
+  const size_t begin = tail.rfind('\n', end == 0 ? 0 : end - 1);
+  if (begin == std::string::npos || begin >= end) return start == 0 ? tail.substr(0, end) : "";
+  return tail.substr(begin + 1, end - begin - 1);
+}
+
+const char* FamilyOf(const framecast::RunConfig& c) {
+  switch (c.model().family_case()) {
+    case framecast::ModelConfig::kDemo:
+      return "demo";
+    case framecast::ModelConfig::kHvrnn:
+      return "hvrnn";
+    case framecast::ModelConfig::kCvg:
+      return "cvg";
+    default:
+      return "?";
+  }
+}
+
+}  // namespace
+
+RunSummary SummarizeRun(const std::string& run_dir) {
+  RunSummary r;
+  r.dir = run_dir;
+  r.name = ckpt::BaseName(run_dir);
+  r.family = "?";
+  framecast::RunConfig config;
+  bool have_config = false;
+  if (auto text = ckpt::ReadSmallFile(run_dir + "/config.pbtxt", 16 << 20); text.ok()) {
+    if (auto c = config::ParseRunConfigText(text.value(), run_dir + "/config.pbtxt"); c.ok()) {
+      config = c.value();
+      have_config = true;
+      r.name = config.name();
+      r.family = FamilyOf(config);
+      r.total_steps = 0;
+      for (const auto& s : config.stages()) r.total_steps += s.steps();
+    }
+  }
+  auto stage_steps = [&](const std::string& stage) -> int64_t {
+    if (!have_config) return -1;
+    for (const auto& s : config.stages())
+      if (s.name() == stage) return s.steps();
+    return -1;
+  };
+
+  const auto steps = ckpt::CommittedSteps(run_dir + "/checkpoints");
+  if (!steps.empty()) r.last_checkpoint = ckpt::BaseName(steps.back().second);
+
+  const std::string line = LastLine(run_dir + "/metrics.jsonl");
+  auto kv =
+      line.empty()
+          ? Result<std::vector<std::pair<std::string, std::string>>>(Status::NotFound("no metrics"))
+          : ParseFlatJson(line);
+  if (kv.ok()) {
+    for (const auto& [k, v] : kv.value()) {
+      if (k == "step") {
+        r.global_step = std::atoll(v.c_str());
+      } else if (k == "stage") {
+        r.stage = v;
+      } else if (k == "stage_step") {
+        r.step = std::atoll(v.c_str());
+      } else if (k != "time" && !r.has_loss && v != "null") {
+        r.has_loss = true;
+        r.loss_name = k;
+        r.loss = std::strtod(v.c_str(), nullptr);
+      }
+    }
+  } else if (!steps.empty()) {
+    if (auto m = ckpt::ReadManifest(steps.back().second); m.ok()) {
+      const auto& man = m.value();
+      r.global_step = man.global_step();
+      r.step = man.step();
+      if (man.stage_index() < man.stages_size()) r.stage = man.stages(man.stage_index()).name();
+    }
+  }
+  r.stage_steps = stage_steps(r.stage);
+  return r;
+}
+
+Result<std::vector<RunSummary>> ListRuns(const std::string& dir) {
+  if (!IsDir(dir)) return Status::NotFound(dir + ": not a directory");
+  std::vector<std::string> dirs;
+  std::string root = dir;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  Walk(root, 4, &dirs);
+  std::sort(dirs.begin(), dirs.end());
+  std::vector<RunSummary> runs;
+  for (const auto& d : dirs) runs.push_back(SummarizeRun(d));
+  return runs;
+}
+
+std::string FormatRunsTable(const std::vector<RunSummary>& runs) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "FAMILY", "STAGE", "STEP", "GLOBAL", "LAST LOSS", "LAST CHECKPOINT", "DIR"}};
+  auto num = [](int64_t v) { return v < 0 ? std::string("?") : std::to_string(v); };
+  for (const auto& r : runs) {
+    char loss[64] = "-";
+    if (r.has_loss) std::snprintf(loss, sizeof(loss), "%.6g", r.loss);
+    rows.push_back({r.name, r.family, r.stage.empty() ? "-" : r.stage,
+                    r.step < 0 ? "-" : num(r.step) + "/" + num(r.stage_steps),
+                    r.global_step < 0 ? "-" : num(r.global_step) + "/" + num(r.total_steps), loss,
+                    r.last_checkpoint.empty() ? "-" : r.last_checkpoint, r.dir});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+int RunsCommand(int argc, char** argv, int first) {
+  const char* usage = "usage: framecast runs list DIR\n";
+  if (argc - first != 2 || std::string(argv[first]) != "list") {
+    std::fprintf(stderr, "%s", usage);
+    return 2;
+  }
+  auto runs = ListRuns(argv[first + 1]);
+  if (!runs.ok()) {
+    std::fprintf(stderr, "error: %s\n", runs.status().message().c_str());
+    return 1;
+  }
+  if (runs.value().empty()) {
+    std::printf("no runs under %s\n", argv[first + 1]);
+    return 0;
+  }
+  std::fputs(FormatRunsTable(runs.value()).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace fc::log

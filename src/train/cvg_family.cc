@@ -1,0 +1,623 @@
+#include "train/cvg_family.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <optional>
+
+#include "data/rng.h"
+#include "dist/sync_batch_norm.h"
+#include "models/cvg/loss.h"
+#include "models/cvg/pyramid.h"
+#include "models/cvg/upscale_generator.h"
+#include "nn/init.h"
+#include "nn/standing_stats.h"
+#include "train/schedule.h"
+#include "util/torch_status.h"
+
+namespace fc::train {
+
+using framecast::RunConfig;
+using framecast::ckpt::Manifest;
+using models::cvg::CvgGenerator;
+using models::cvg::Geometry;
+using models::cvg::LevelGeometry;
+
+namespace {
+
+// D steps per G step (spec 7.2) and the random-draw phases of an iteration.
+constexpr int kDSteps = 2;
+constexpr int kGPhase = kDSteps;
+
+void SetRequiresGrad(torch::nn::Module& m, bool on) {
+  for (auto& p : m.parameters()) p.set_requires_grad(on);
+}
+
+at::Generator CpuGenerator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+// Copies every parameter, and each buffer of equal shape, of `from` into `to` (the unrolled copy
+// of a generator: its per-time-step BN buffers have another length).
+void CopyMatching(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard ng;
+  auto fp = from.named_parameters();
+  for (auto& item : to.named_parameters()) item.value().copy_(fp[item.key()]);
+  auto fb = from.named_buffers();
+  for (auto& item : to.named_buffers()) {
+    const at::Tensor* src = fb.find(item.key());
+    if (src != nullptr && src->sizes() == item.value().sizes()) item.value().copy_(*src);
+  }
+}
+
+}  // namespace
+
+// Every random quantity of one micro-batch of level `level` (CPU tensors).
+struct CvgReplica::Draws {
+  at::Tensor labels;                    // [B] fake labels (conditional), or undefined
+  std::vector<at::Tensor> z;            // per level 0..level: [B, z_dim]
+  std::vector<at::Tensor> starts;       // per level 0..level: input window starts [B] or undefined
+  at::Tensor real_start;                // [B] window of the real clip, or undefined (no window)
+  at::Tensor real_frames, fake_frames;  // [B, k] D_S frames
+};
+
+std::string CvgReplica::Prefix(int level) const { return "level" + std::to_string(level + 1); }
+
+Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
+                                                       dist::Communicator* comm,
+                                                       const CvgReplicaOptions& options) {
+  std::unique_ptr<CvgReplica> r(new CvgReplica());
+  r->config_ = config;
+  r->comm_ = comm;
+  r->options_ = options;
+  r->like_ = at::TensorOptions().device(options.device).dtype(options.dtype);
+  const auto& cvg = config.model().cvg();
+  const int world = comm ? comm->size() : 1;
+  const int rank = comm ? comm->rank() : 0;
+  const auto& d = config.data();
+  r->accumulation_ = config.accumulation_steps();
+  r->per_rank_batch_ = d.global_batch() / (static_cast<int64_t>(world) * r->accumulation_);
+  if (r->per_rank_batch_ < 1 || r->per_rank_batch_ * world * r->accumulation_ != d.global_batch()) {
+    return Status::InvalidArgument("data.global_batch=" + std::to_string(d.global_batch()) +
+                                   ": not a multiple of " + std::to_string(world) + " rank(s) x " +
+                                   std::to_string(r->accumulation_) + " micro-batch(es)");
+  }
+
+  // Same initialisation on every rank (GradientSync also broadcasts rank 0's state).
+  torch::manual_seed(config.seed());
+  const int n = cvg.levels_size();
+  for (int l = 0; l < n; ++l) {
+    FC_ASSIGN_OR_RETURN(auto level, models::cvg::BuildCvgLevel(cvg, l));
+    FC_TRY_TORCH({
+      level.generator->to(options.device, options.dtype);
+      level.discriminators->to(options.device, options.dtype);
+    });
+    if (comm != nullptr) dist::AttachSyncBatchNorm(*level.generator, comm);
+    framecast::OptimizerConfig og, od;
+    for (const auto& o : config.optimizers()) {
+      if (o.network() == level.generator_network) og = o;
+      if (o.network() == level.discriminator_network) od = o;
+    }
+    auto adam = [](torch::nn::Module& m, const framecast::OptimizerConfig& o) {
+      return std::make_unique<torch::optim::Adam>(m.parameters(),
+                                                  torch::optim::AdamOptions(o.lr())
+                                                      .betas({o.adam().beta1(), o.adam().beta2()})
+                                                      .eps(o.adam().eps())
+                                                      .weight_decay(o.weight_decay()));
+    };
+    r->opt_g_.push_back(adam(*level.generator, og));
+    r->opt_d_.push_back(adam(*level.discriminators, od));
+    r->oc_g_.push_back(og);
+    r->oc_d_.push_back(od);
+    r->levels_.push_back(std::move(level));
+  }
+  r->unrolled_.resize(n);
+  r->frozen_.assign(n, false);
+  // Each rank's own random stream from here on.
+  torch::manual_seed(data::Mix64(config.seed() ^ data::Mix64(0xc0a9e000ULL + rank)));
+
+  if (!options.with_data) return r;
+  // Data: clips of the last level's full length; two micro-batch sequences per step (one per D
+  // step), the same global sample sequence for any number of ranks.
+  const int64_t clip_length = d.context_frames() + d.predicted_frames();
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTrainSource(d, clip_length));
+  r->source_ = std::shared_ptr<const data::ClipSource>(std::move(source));
+  r->steps_per_epoch_ = static_cast<double>(r->source_->size()) / (kDSteps * d.global_batch());
+  data::LoaderOptions lo;
+  lo.threads = options.loader_threads >= 0 ? options.loader_threads : d.loader_threads();
+  lo.prefetch = d.prefetch_batches();
+  lo.skip_corrupt = d.skip_corrupt();
+  lo.pin_memory = options.device.is_cuda();
+  data::SamplerOptions so;
+  so.dataset_size = r->source_->size();
+  so.global_batch = kDSteps * d.global_batch();
+  so.world_size = world;
+  so.rank = rank;
+  so.accumulation = static_cast<int>(kDSteps * r->accumulation_);
+  so.seed = config.seed();
+  FC_ASSIGN_OR_RETURN(auto sampler, data::DistributedSampler::Make(so));
+  r->loader_ = std::make_unique<data::Loader>(r->source_, std::move(sampler), lo);
+  return r;
+}
+
+std::string CvgReplica::Describe() const {
+  std::string s = "CVG cascade of " + std::to_string(levels_.size()) +
+                  " level(s); per-rank batch " + std::to_string(per_rank_batch_) + " x " +
+                  std::to_string(accumulation_) +
+                  " micro-batch(es), BN statistics over each micro-batch of all ranks;";
+  for (const auto& l : levels_) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), " level%d G %.2fM D %.2fM", l.level + 1,
+                  nn::CountParameters(*l.generator) / 1e6,
+                  nn::CountParameters(*l.discriminators) / 1e6);
+    s += buf;
+  }
+  return s;
+}
+
+void CvgReplica::FreezeLevels(int levels) {
+  for (int j = 0; j < levels && j < num_levels(); ++j) {
+    if (frozen_[j]) continue;
+    models::cvg::FreezeGenerator(*levels_[j].generator);
+    levels_[j].discriminators->eval();
+    SetRequiresGrad(*levels_[j].discriminators, false);
+    // No gradient memory is kept for a frozen level.
+    for (auto& p : levels_[j].generator->parameters()) p.mutable_grad() = at::Tensor();
+    for (auto& p : levels_[j].discriminators->parameters()) p.mutable_grad() = at::Tensor();
+    frozen_[j] = true;
+  }
+}
+
+Status CvgReplica::Seek(int stage, int64_t global_step) {
+  if (sync_level_ != stage) {
+    sync_g_.reset();
+    sync_d_.reset();
+  }
+  FreezeLevels(stage);
+  if (sync_level_ != stage) {
+    sync_level_ = stage;
+    if (comm_ != nullptr) {
+      dist::GradientSyncOptions so;
+      if (config_.dist().first_bucket_mib() > 0)
+        so.first_bucket_bytes = static_cast<int64_t>(config_.dist().first_bucket_mib() * (1 << 20));
+      if (config_.dist().bucket_mib() > 0)
+        so.bucket_bytes = static_cast<int64_t>(config_.dist().bucket_mib() * (1 << 20));
+      FC_ASSIGN_OR_RETURN(sync_g_, dist::GradientSync::Create(*levels_[stage].generator, comm_, so,
+                                                              levels_[stage].generator_network));
+      FC_ASSIGN_OR_RETURN(sync_d_,
+                          dist::GradientSync::Create(*levels_[stage].discriminators, comm_, so,
+                                                     levels_[stage].discriminator_network));
+    }
+  }
+  levels_[stage].generator->train();
+  levels_[stage].discriminators->train();
+  if (loader_) loader_->Start(global_step);
+  return Status::Ok();
+}
+
+CvgReplica::Draws CvgReplica::Draw(int level, int64_t batch, int phase, int64_t first_sample,
+                                   int64_t global_step) {
+  const auto& cvg = config_.model().cvg();
+  const LevelGeometry geo = Geometry(cvg, level);
+  auto draw = [&](int64_t b, at::Generator gen) {
+    Draws d;
+    if (cvg.num_classes() > 0) d.labels = at::randint(cvg.num_classes(), {b}, gen, at::kLong);
+    // Frozen level j > 0 runs at its training length on a window of level j-1's output.
+    int64_t prev_frames = 0;
+    for (int j = 0; j <= level; ++j) {
+      const LevelGeometry gj = Geometry(cvg, j);
+      d.z.push_back(at::randn({b, levels_[j].generator->z_dim()}, gen, at::kFloat));
+      at::Tensor s;
+      if (j > 0 && gj.input_frames < prev_frames)
+        s = models::cvg::RandomWindowStarts(b, prev_frames, gj.input_frames, gen);
+      d.starts.push_back(s);
+      prev_frames = gj.train_frames;
+    }
+    if (geo.train_frames < geo.frames)
+      d.real_start = models::cvg::RandomWindowStarts(b, geo.frames, geo.train_frames, gen);
+    d.real_frames = models::cvg::SampleFrames(b, geo.train_frames, geo.spatial_frames, gen);
+    d.fake_frames = models::cvg::SampleFrames(b, geo.train_frames, geo.spatial_frames, gen);
+    return d;
+  };
+  if (!options_.keyed_noise) return draw(batch, at::detail::getDefaultCPUGenerator());
+  // Keyed: per global sample position, concatenated.
+  std::vector<Draws> per;
+  for (int64_t i = 0; i < batch; ++i) {
+    const uint64_t key =
+        data::Mix64(config_.seed() ^ data::Mix64(static_cast<uint64_t>(global_step) * 1000003ULL +
+                                                 static_cast<uint64_t>(first_sample + i) * 131ULL +
+                                                 phase * 7919ULL + level));
+    per.push_back(draw(1, CpuGenerator(key)));
+  }
+  auto cat = [&](auto get) {
+    std::vector<at::Tensor> parts;
+    for (auto& p : per) parts.push_back(get(p));
+    return parts.front().defined() ? at::cat(parts) : at::Tensor();
+  };
+  Draws d;
+  d.labels = cat([](Draws& p) { return p.labels; });
+  for (int j = 0; j <= level; ++j) {
+    d.z.push_back(cat([j](Draws& p) { return p.z[j]; }));
+    d.starts.push_back(cat([j](Draws& p) { return p.starts[j]; }));
+  }
+  d.real_start = cat([](Draws& p) { return p.real_start; });
+  d.real_frames = cat([](Draws& p) { return p.real_frames; });
+  d.fake_frames = cat([](Draws& p) { return p.fake_frames; });
+  return d;
+}
+
+// The fake sample of level `level`: the frozen levels under no-grad, then G_level in its current
+// mode (grad as the caller's mode). *low_res: the level's input (levels > 0).
+at::Tensor CvgReplica::Fake(int level, const Draws& d, at::Tensor* low_res) {
+  at::Tensor y = d.labels.defined() ? d.labels.to(options_.device) : at::Tensor();
+  at::Tensor x;
+  {
+    torch::NoGradGuard ng;
+    for (int j = 0; j < level; ++j) {
+      if (d.starts[j].defined())
+        x = models::cvg::CropWindows(x, d.starts[j].to(options_.device),
+                                     Geometry(config_.model().cvg(), j).input_frames);
+      x = levels_[j].generator->Generate(d.z[j].to(like_), y, x);
+    }
+    if (level > 0 && d.starts[level].defined())
+      x = models::cvg::CropWindows(x, d.starts[level].to(options_.device),
+                                   Geometry(config_.model().cvg(), level).input_frames);
+  }
+  if (low_res != nullptr) *low_res = x;
+  return levels_[level].generator->Generate(d.z[level].to(like_), y, x);
+}
+
+at::Tensor CvgReplica::RealView(int level, const at::Tensor& frames01, const Draws& d,
+                                at::Tensor* low_res) {
+  const auto& cvg = config_.model().cvg();
+  const LevelGeometry geo = Geometry(cvg, level);
+  const int64_t last_skip = cvg.levels(cvg.levels_size() - 1).frame_skip();
+  at::Tensor x =
+      models::cvg::PyramidDown(models::cvg::ToModelRange(frames01),
+                               cvg.levels(level).frame_skip() / last_skip, geo.resolution);
+  if (d.real_start.defined())
+    x = models::cvg::CropWindows(x, d.real_start.to(options_.device), geo.train_frames);
+  if (level > 0 && low_res != nullptr)
+    *low_res = models::cvg::PyramidDown(x, geo.temporal_upsample, geo.input_resolution);
+  return x;
+}
+
+Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t global_step) {
+  if (!loader_) return Status::InvalidArgument("CVG replica built without data");
+  if (sync_level_ != stage) return Status::InvalidArgument("CVG Step before Seek");
+  const int l = stage;
+  auto& level = levels_[l];
+  auto& G = *level.generator;
+  auto& D = *level.discriminators;
+  const int world = comm_ ? comm_->size() : 1;
+  const int rank = comm_ ? comm_->rank() : 0;
+  const int64_t steps = config_.stages(stage).steps();
+  const double lr_g = LearningRateAt(oc_g_[l], step_in_stage, steps, steps_per_epoch_);
+  const double lr_d = LearningRateAt(oc_d_[l], step_in_stage, steps, steps_per_epoch_);
+  for (auto& g : opt_g_[l]->param_groups()) g.options().set_lr(lr_g);
+  for (auto& g : opt_d_[l]->param_groups()) g.options().set_lr(lr_d);
+  const bool conditional = config_.model().cvg().num_classes() > 0;
+  const double a = static_cast<double>(accumulation_);
+  // Global position of this rank's first sample of micro-batch `micro` (data/sampler.h layout).
+  auto first_sample = [&](int64_t micro) { return (micro * world + rank) * per_rank_batch_; };
+
+  double loss_d = 0, loss_g = 0, real_score = 0, fake_score = 0;
+  // ---- 2 discriminator steps ----
+  SetRequiresGrad(D, true);
+  for (int k = 0; k < kDSteps; ++k) {
+    if (sync_d_) {
+      sync_d_->ZeroGrad();
+    } else {
+      opt_d_[l]->zero_grad();
+    }
+    for (int64_t micro = 0; micro < accumulation_; ++micro) {
+      const int64_t want_micro = k * accumulation_ + micro;
+      FC_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
+      if (batch.global_step != global_step || batch.micro != want_micro) {
+        return Status::Internal(
+            "data loader out of step: got step " + std::to_string(batch.global_step) + " micro " +
+            std::to_string(batch.micro) + ", want " + std::to_string(global_step) + " micro " +
+            std::to_string(want_micro));
+      }
+      if (conditional && batch.labels.defined() && batch.labels.numel() > 0 &&
+          batch.labels.min().item<int64_t>() < 0) {
+        return Status::InvalidArgument(
+            "data: the cascade is class-conditional (model.cvg."
+            "num_classes) but the clips have no labels");
+      }
+      Draws d = Draw(l, per_rank_batch_, k, first_sample(want_micro), global_step);
+      std::optional<dist::GradientSync::NoSyncGuard> no_sync;
+      if (sync_d_ && micro + 1 < accumulation_) no_sync.emplace(sync_d_.get());
+      FC_TRY_TORCH({
+        at::Tensor frames = batch.frames.to(options_.device, options_.dtype, true);
+        models::cvg::DiscriminatorBatch real, fake;
+        real.clip = RealView(l, frames, d, &real.low_res);
+        real.labels = conditional ? batch.labels.to(options_.device) : at::Tensor();
+        real.frame_idx = d.real_frames.to(options_.device);
+        {
+          torch::NoGradGuard ng;
+          fake.clip = Fake(l, d, &fake.low_res);
+        }
+        fake.labels = conditional ? d.labels.to(options_.device) : at::Tensor();
+        fake.frame_idx = d.fake_frames.to(options_.device);
+        at::Tensor s_real = D.forward(real);
+        at::Tensor s_fake = D.forward(fake);
+        at::Tensor loss = models::cvg::HingeDiscriminatorLoss(s_real, s_fake);
+        (loss / a).backward();
+        loss_d += loss.item<double>() / (a * kDSteps);
+        real_score += s_real.mean().item<double>() / (a * kDSteps);
+        fake_score += s_fake.mean().item<double>() / (a * kDSteps);
+      });
+    }
+    if (sync_d_) FC_RETURN_IF_ERROR(sync_d_->Finish());
+    FC_TRY_TORCH(opt_d_[l]->step());
+  }
+
+  // ---- 1 generator step: no gradient for D ----
+  SetRequiresGrad(D, false);
+  if (sync_g_) {
+    sync_g_->ZeroGrad();
+  } else {
+    opt_g_[l]->zero_grad();
+  }
+  for (int64_t micro = 0; micro < accumulation_; ++micro) {
+    Draws d = Draw(l, per_rank_batch_, kGPhase, first_sample(micro), global_step);
+    std::optional<dist::GradientSync::NoSyncGuard> no_sync;
+    if (sync_g_ && micro + 1 < accumulation_) no_sync.emplace(sync_g_.get());
+    FC_TRY_TORCH({
+      models::cvg::DiscriminatorBatch fake;
+      fake.clip = Fake(l, d, &fake.low_res);
+      fake.labels = conditional ? d.labels.to(options_.device) : at::Tensor();
+      fake.frame_idx = d.fake_frames.to(options_.device);
+      at::Tensor loss = models::cvg::HingeGeneratorLoss(D.forward(fake));
+      (loss / a).backward();
+      loss_g += loss.item<double>() / a;
+    });
+  }
+  if (sync_g_) FC_RETURN_IF_ERROR(sync_g_->Finish());
+  FC_TRY_TORCH(opt_g_[l]->step());
+  SetRequiresGrad(D, true);
+  (void)G;
+
+  StepReport r;
+  r.scalars = {{"loss_d", loss_d},     {"loss_g", loss_g}, {"d_real", real_score},
+               {"d_fake", fake_score}, {"lr_g", lr_g},     {"lr_d", lr_d}};
+  return r;
+}
+
+CvgGenerator& CvgReplica::inference_generator(int level) {
+  return unrolled_[level] ? *unrolled_[level] : *levels_[level].generator;
+}
+
+Result<std::vector<at::Tensor>> CvgReplica::SampleCascade(int levels, const at::Tensor& labels,
+                                                          int64_t batch, at::Generator gen) {
+  std::vector<at::Tensor> out;
+  FC_TRY_TORCH({
+    torch::NoGradGuard ng;
+    at::Tensor y = labels.defined() ? labels.to(options_.device) : at::Tensor();
+    at::Tensor x;
+    for (int j = 0; j < levels; ++j) {
+      CvgGenerator& g = frozen_[j] ? inference_generator(j) : *levels_[j].generator;
+      const bool training = g.is_training();
+      g.eval();
+      if (j > 0) {
+        const int64_t window = g.frames() / Geometry(config_.model().cvg(), j).temporal_upsample;
+        if (window < x.size(1))
+          x = models::cvg::CropWindows(
+              x, models::cvg::RandomWindowStarts(batch, x.size(1), window, gen).to(options_.device),
+              window);
+      }
+      x = g.Generate(at::randn({batch, g.z_dim()}, gen, at::kFloat).to(like_), y, x);
+      g.train(training);
+      out.push_back(x);
+    }
+  });
+  return out;
+}
+
+Result<std::vector<log::SampleGrid>> CvgReplica::Samples(int stage, int clips, uint64_t seed) {
+  at::Generator gen = CpuGenerator(seed);
+  at::Tensor labels;
+  if (num_classes() > 0) labels = at::arange(clips, at::kLong).remainder(num_classes());
+  FC_ASSIGN_OR_RETURN(auto outs, SampleCascade(stage + 1, labels, clips, gen));
+  std::vector<log::SampleGrid> grids;
+  for (size_t j = 0; j < outs.size(); ++j) {
+    log::SampleGrid grid;
+    grid.name = Prefix(static_cast<int>(j));
+    grid.columns = clips;
+    at::Tensor x = models::cvg::FromModelRange(outs[j]).clamp(0, 1).to(at::kFloat).cpu();
+    for (int64_t i = 0; i < x.size(0); ++i) grid.tiles.push_back(x[i]);
+    grids.push_back(std::move(grid));
+  }
+  return grids;
+}
+
+Status CvgReplica::BuildUnrolled(int level) {
+  const auto& cvg = config_.model().cvg();
+  const LevelGeometry geo = Geometry(cvg, level);
+  std::shared_ptr<CvgGenerator> u;
+  FC_TRY_TORCH({
+    u = std::make_shared<models::cvg::UpscaleGenerator>(cvg, level, geo.frames);
+    u->to(options_.device, options_.dtype);
+    CopyMatching(*levels_[level].generator, *u);
+    if (comm_ != nullptr) dist::AttachSyncBatchNorm(*u, comm_);
+  });
+  unrolled_[level] = u;
+  return Status::Ok();
+}
+
+Status CvgReplica::EndStage(int stage) {
+  const auto& cvg = config_.model().cvg();
+  sync_g_.reset();
+  sync_d_.reset();
+  sync_level_ = -1;
+  FreezeLevels(stage + 1);
+  const LevelGeometry geo = Geometry(cvg, stage);
+  if (stage == 0 || geo.frames <= geo.train_frames) return Status::Ok();
+  // Unrolled at inference: standing statistics at the full length (spec 1.8), over the whole
+  // cascade at full length, synchronised over ranks.
+  FC_RETURN_IF_ERROR(BuildUnrolled(stage));
+  CvgGenerator& u = *unrolled_[stage];
+  const int passes = cvg.levels(stage).standing_stat_passes();
+  const int64_t b = per_rank_batch_;
+  return TryTorch([&] {
+    nn::AccumulateStandingStats(u, passes, [&] {
+      at::Generator gen = at::detail::getDefaultCPUGenerator();
+      at::Tensor y;
+      if (cvg.num_classes() > 0) y = at::randint(cvg.num_classes(), {b}, gen, at::kLong);
+      auto inputs = SampleCascade(stage, y, b, gen);
+      TORCH_CHECK(inputs.ok(), inputs.status().message());
+      u.Generate(at::randn({b, u.z_dim()}, gen, at::kFloat).to(like_),
+                 y.defined() ? y.to(options_.device) : y, inputs.value().back());
+    });
+    models::cvg::FreezeGenerator(u);
+  });
+}
+
+Result<std::vector<ckpt::NamedTensor>> CvgReplica::ReplicatedState() {
+  std::vector<ckpt::NamedTensor> state;
+  for (int l = 0; l < num_levels(); ++l) {
+    const std::string p = Prefix(l);
+    auto g = ModuleState(*levels_[l].generator, "model/" + p + "/G");
+    auto d = ModuleState(*levels_[l].discriminators, "model/" + p + "/D");
+    state.insert(state.end(), g.begin(), g.end());
+    state.insert(state.end(), d.begin(), d.end());
+    if (unrolled_[l]) {
+      auto u = ModuleState(*unrolled_[l], "model/" + p + "/G_unrolled");
+      state.insert(state.end(), u.begin(), u.end());
+    }
+    FC_ASSIGN_OR_RETURN(auto og,
+                        OptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G"));
+    FC_ASSIGN_OR_RETURN(
+        auto od, OptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D"));
+    state.insert(state.end(), og.begin(), og.end());
+    state.insert(state.end(), od.begin(), od.end());
+  }
+  return state;
+}
+
+std::vector<std::string> CvgReplica::ReplicatedStateNames(const Manifest& m) {
+  std::vector<std::string> names;
+  for (int l = 0; l < num_levels(); ++l) {
+    const std::string p = Prefix(l);
+    for (const auto& nt : ModuleState(*levels_[l].generator, "model/" + p + "/G"))
+      names.push_back(nt.name);
+    for (const auto& nt : ModuleState(*levels_[l].discriminators, "model/" + p + "/D"))
+      names.push_back(nt.name);
+    for (auto& n : NamesUnder(m, "model/" + p + "/G_unrolled/")) names.push_back(n);
+  }
+  for (auto& n : NamesUnder(m, "optim/")) names.push_back(n);
+  return names;
+}
+
+Status CvgReplica::LoadReplicatedState(const TensorMap& from) {
+  for (int l = 0; l < num_levels(); ++l) {
+    const std::string p = Prefix(l);
+    FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].generator, "model/" + p + "/G", from));
+    FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].discriminators, "model/" + p + "/D", from));
+    const std::string up = "model/" + p + "/G_unrolled/";
+    auto it = from.lower_bound(up);
+    const bool has_unrolled = it != from.end() && it->first.rfind(up, 0) == 0;
+    if (has_unrolled) {
+      if (!unrolled_[l]) FC_RETURN_IF_ERROR(BuildUnrolled(l));
+      FC_RETURN_IF_ERROR(LoadModuleState(*unrolled_[l], "model/" + p + "/G_unrolled", from));
+      models::cvg::FreezeGenerator(*unrolled_[l]);
+    } else {
+      unrolled_[l].reset();
+    }
+    FC_RETURN_IF_ERROR(
+        LoadOptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G", from));
+    FC_RETURN_IF_ERROR(
+        LoadOptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D", from));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+class CvgFamily : public Trainer {
+ public:
+  explicit CvgFamily(std::unique_ptr<CvgReplica> r) : replica_(std::move(r)) {}
+  std::string family() const override { return "cvg"; }
+  std::string Describe() const override { return replica_->Describe(); }
+  Status Seek(int stage, int64_t, int64_t global_step) override {
+    return replica_->Seek(stage, global_step);
+  }
+  Result<StepReport> Step(int stage, int64_t step, int64_t global_step) override {
+    return replica_->Step(stage, step, global_step);
+  }
+  Status EndStage(int stage) override { return replica_->EndStage(stage); }
+  Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override {
+    return replica_->ReplicatedState();
+  }
+  std::vector<std::string> ReplicatedStateNames(const Manifest& m) override {
+    return replica_->ReplicatedStateNames(m);
+  }
+  Status LoadReplicatedState(const TensorMap& from) override {
+    return replica_->LoadReplicatedState(from);
+  }
+  Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) override {
+    return replica_->Samples(stage, clips, seed);
+  }
+
+ private:
+  std::unique_ptr<CvgReplica> replica_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const RunConfig& config, const dist::World& world,
+                                                dist::Communicator* comm) {
+  CvgReplicaOptions o;
+  if (world.device_kind() == dist::DeviceKind::kCuda)
+    o.device = at::Device(at::kCUDA, world.device_index());
+  FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, comm, o));
+  return std::unique_ptr<Trainer>(new CvgFamily(std::move(replica)));
+}
+
+Status ValidateCvgData(const RunConfig& c) {
+  if (!c.model().has_cvg()) return Status::Ok();
+  const auto& cvg = c.model().cvg();
+  if (cvg.levels_size() == 0) return Status::Ok();  // ValidateCvg reports it
+  const auto& last = cvg.levels(cvg.levels_size() - 1);
+  const auto& d = c.data();
+  if (d.has_procedural_blobs())
+    return Status::InvalidArgument(
+        "data: the cvg family needs video clips (moving_mnist or clips)");
+  const int64_t len = d.context_frames() + d.predicted_frames();
+  if (len != last.frames()) {
+    return Status::InvalidArgument(
+        "data.predicted_frames=" + std::to_string(d.predicted_frames()) +
+        ": CVG clips are the last level's full length (model.cvg.levels[" +
+        std::to_string(cvg.levels_size() - 1) + "].frames = " + std::to_string(last.frames()) +
+        ", with data.context_frames " + std::to_string(d.context_frames()) + ")");
+  }
+  for (int i = 0; i < cvg.levels_size(); ++i) {
+    if (last.frame_skip() < 1 || cvg.levels(i).frame_skip() % last.frame_skip() != 0) {
+      return Status::InvalidArgument("model.cvg.levels[" + std::to_string(i) +
+                                     "].frame_skip=" + std::to_string(cvg.levels(i).frame_skip()) +
+                                     ": not a multiple of the last level's frame skip");
+    }
+  }
+  if (d.has_moving_mnist()) {
+    const auto& mm = d.moving_mnist();
+    if (cvg.image_channels() != 1)
+      return Status::InvalidArgument("model.cvg.image_channels: Moving MNIST clips have 1 channel");
+    if (mm.image_size() != last.resolution()) {
+      return Status::InvalidArgument(
+          "data.moving_mnist.image_size=" + std::to_string(mm.image_size()) +
+          ": the last cascade level's resolution is " + std::to_string(last.resolution()));
+    }
+    if (cvg.num_classes() > 0 && (mm.num_digits() != 1 || cvg.num_classes() > 10)) {
+      return Status::InvalidArgument(
+          "model.cvg.num_classes=" + std::to_string(cvg.num_classes()) +
+          ": class-conditional Moving MNIST needs num_digits 1 (the item's label is the class) "
+          "and at most 10 classes");
+    }
+  }
+  if (d.has_clips() && d.clips().image_size() != 0 && d.clips().image_size() != last.resolution()) {
+    return Status::InvalidArgument(
+        "data.clips.image_size=" + std::to_string(d.clips().image_size()) +
+        ": the last cascade level's resolution is " + std::to_string(last.resolution()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace fc::train

@@ -1,0 +1,13 @@
+# framecast_log suite (label unit): TFRecord framing, event files, metrics.jsonl, console text, the
+# banner, filmstrips, runs list (gtest); and real `framecast train` runs read back by the tensorboard
+# package, ffprobe and `framecast runs list` (log_cli_test.sh).
+add_executable(framecast_log_tests log/log_test.cc)
+target_link_libraries(framecast_log_tests PRIVATE framecast_log GTest::gtest GTest::gtest_main)
+framecast_use_pch(framecast_log_tests)
+gtest_discover_tests(framecast_log_tests TEST_PREFIX log. PROPERTIES LABELS unit TIMEOUT 60
+  ENVIRONMENT "OMP_NUM_THREADS=1" DISCOVERY_TIMEOUT 60)
+add_test(NAME unit.log_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/log/log_cli_test.sh
+  $<TARGET_FILE:framecast> ${CMAKE_CURRENT_BINARY_DIR}/log-cli ${FRAMECAST_PYTHON} ${CMAKE_SOURCE_DIR}
+  ${MPIRUN})
+set_tests_properties(unit.log_cli PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${FC_MPI_ENV}")
