@@ -4,28 +4,37 @@
 # copy-last-frame and mean-frame baselines. Writes into build/demo-run/ (fresh each time):
 #   hvrnn/checkpoints/         sharded checkpoints (resume: rerun the train command below)
 #   hvrnn/eval/step-*/         table.txt, report.json, curves.csv, curves_*.png, samples.gif
+#   hvrnn/tb/, hvrnn/metrics.jsonl, hvrnn/samples/*.gif|mp4, hvrnn/logs/   (README, "Watching a run")
 # Then the cascaded video GAN: the tiny two-level class-conditional cascade on Moving
 # Fashion-MNIST (configs/cvg_tiny.pbtxt, 8/16x16 -> 16/32x32) trained stage by stage on 2 ranks,
 # and full-length samples of the whole cascade from `framecast sample`:
 #   cvg/checkpoints/           both levels (resume: rerun the train command below)
 #   cvg/samples.mp4, cvg/samples.gif   one sample per class, classes printed
-#   launch/demo.sh [--set field.path=value ...]   overrides for the training config
+#   cvg/tb/ (tags per level), cvg/metrics.jsonl, cvg/samples/<level>-step*.gif|mp4
+#   launch/demo.sh [--set field.path=value ...]   overrides for the HVRNN training config
+#   FRAMECAST_DEMO_STEPS=N launch/demo.sh         N steps per stage (a quick look; the test suite)
+#   FRAMECAST_DEMO_DIR=DIR launch/demo.sh         write into DIR instead of build/demo-run
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
 "$here/setup.sh"
 "$here/build.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-demo="$FRAMECAST_BUILD_DIR/demo-run"
+demo="${FRAMECAST_DEMO_DIR:-$FRAMECAST_BUILD_DIR/demo-run}"
 rm -rf "$demo"
 cfg="$FRAMECAST_ROOT/configs/hvrnn_smmnist_tiny.pbtxt"
+hvrnn_steps=() cvg_steps=()
+if [ -n "${FRAMECAST_DEMO_STEPS:-}" ]; then
+  hvrnn_steps=(--set "stages[0].steps=$FRAMECAST_DEMO_STEPS")
+  cvg_steps=(--set "stages[0].steps=$FRAMECAST_DEMO_STEPS" --set "stages[1].steps=$FRAMECAST_DEMO_STEPS")
+fi
 start=$(date +%s)
-"$here/run.sh" -np 2 train "$cfg" --set output_dir="$demo/hvrnn" "$@"
+"$here/run.sh" -np 2 train "$cfg" --set output_dir="$demo/hvrnn" "${hvrnn_steps[@]}" "$@"
 step_dir="$(ls -d "$demo"/hvrnn/checkpoints/step-* | sort | tail -n 1)"
 "$here/run.sh" -np 2 eval "$cfg" --checkpoint "$step_dir" --set output_dir="$demo/hvrnn" "$@"
 echo "[demo] done in $(( $(date +%s) - start )) s after the build; results in $demo/hvrnn/eval/"
 cat "$demo/hvrnn/eval/$(basename "$step_dir")/table.txt"
 cvg_start=$(date +%s)
-"$here/run.sh" -np 2 train "$FRAMECAST_ROOT/configs/cvg_tiny.pbtxt" --set output_dir="$demo/cvg"
+"$here/run.sh" -np 2 train "$FRAMECAST_ROOT/configs/cvg_tiny.pbtxt" --set output_dir="$demo/cvg" "${cvg_steps[@]}"
 "$FRAMECAST_BUILD_DIR/framecast" sample "$demo/cvg" --num 10 --columns 5 --out "$demo/cvg/samples.mp4"
 echo "[demo] cascade trained (2 stages) and sampled in $(( $(date +%s) - cvg_start )) s; sample GIF: $demo/cvg/samples.gif"

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <chrono>
 #include <optional>
 
 #include "data/rng.h"
@@ -298,7 +299,13 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
   // Global position of this rank's first sample of micro-batch `micro` (data/sampler.h layout).
   auto first_sample = [&](int64_t micro) { return (micro * world + rank) * per_rank_batch_; };
 
-  double loss_d = 0, loss_g = 0, real_score = 0, fake_score = 0;
+  const bool logging_step = IsLoggingStep(config_, stage, step_in_stage + 1);
+  double loss_d = 0, loss_g = 0, real_score = 0, fake_score = 0, grad_norm_d = 0, grad_norm_g = 0;
+  double loader_wait_ms = 0, sync_wait_ms = 0;
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  };
   // ---- 2 discriminator steps ----
   SetRequiresGrad(D, true);
   for (int k = 0; k < kDSteps; ++k) {
@@ -309,7 +316,9 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     }
     for (int64_t micro = 0; micro < accumulation_; ++micro) {
       const int64_t want_micro = k * accumulation_ + micro;
+      const auto wait_start = Clock::now();
       FC_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
+      loader_wait_ms += ms_since(wait_start);
       if (batch.global_step != global_step || batch.micro != want_micro) {
         return Status::Internal(
             "data loader out of step: got step " + std::to_string(batch.global_step) + " micro " +
@@ -346,7 +355,13 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
         fake_score += s_fake.mean().item<double>() / (a * kDSteps);
       });
     }
-    if (sync_d_) FC_RETURN_IF_ERROR(sync_d_->Finish());
+    if (sync_d_) {
+      const auto sync_start = Clock::now();
+      FC_RETURN_IF_ERROR(sync_d_->Finish());
+      sync_wait_ms += ms_since(sync_start);
+    }
+    // The second D step's gradient (the same on every rank after the sync).
+    if (logging_step && k + 1 == kDSteps) FC_TRY_TORCH(grad_norm_d = GradientNorm(D));
     FC_TRY_TORCH(opt_d_[l]->step());
   }
 
@@ -371,14 +386,23 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
       loss_g += loss.item<double>() / a;
     });
   }
-  if (sync_g_) FC_RETURN_IF_ERROR(sync_g_->Finish());
+  if (sync_g_) {
+    const auto sync_start = Clock::now();
+    FC_RETURN_IF_ERROR(sync_g_->Finish());
+    sync_wait_ms += ms_since(sync_start);
+  }
+  if (logging_step) FC_TRY_TORCH(grad_norm_g = GradientNorm(G));
   FC_TRY_TORCH(opt_g_[l]->step());
   SetRequiresGrad(D, true);
-  (void)G;
 
   StepReport r;
   r.scalars = {{"loss_d", loss_d},     {"loss_g", loss_g}, {"d_real", real_score},
                {"d_fake", fake_score}, {"lr_g", lr_g},     {"lr_d", lr_d}};
+  if (logging_step) {
+    r.scalars.emplace_back("grad_norm_d", grad_norm_d);
+    r.scalars.emplace_back("grad_norm_g", grad_norm_g);
+  }
+  r.details = {{"time/loader_wait_ms", loader_wait_ms}, {"time/grad_sync_wait_ms", sync_wait_ms}};
   return r;
 }
 

@@ -172,12 +172,7 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   }
   double grad_norm = 0;
   if (logging_step) {
-    FC_TRY_TORCH({
-      std::vector<at::Tensor> norms;
-      for (const auto& p : model_->parameters())
-        if (p.grad().defined()) norms.push_back(p.grad().detach().to(at::kFloat).norm());
-      if (!norms.empty()) grad_norm = at::stack(norms).norm().item<double>();
-    });
+    FC_TRY_TORCH(grad_norm = GradientNorm(*model_));
   }
   FC_TRY_TORCH(optimizer_->step());
 

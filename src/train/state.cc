@@ -151,4 +151,11 @@ bool LoadRngState(int rank, const TensorMap& from) {
   return true;
 }
 
+double GradientNorm(torch::nn::Module& module) {
+  std::vector<at::Tensor> norms;
+  for (const auto& p : module.parameters())
+    if (p.grad().defined()) norms.push_back(p.grad().detach().to(at::kFloat).norm());
+  return norms.empty() ? 0.0 : at::stack(norms).norm().item<double>();
+}
+
 }  // namespace fc::train

@@ -39,4 +39,8 @@ std::string RngName(int rank);
 // ranks); returns false when it did not.
 bool LoadRngState(int rank, const TensorMap& from);
 
+// The L2 norm of all of `module`'s parameter gradients together (0 when none has one). One host
+// synchronisation: call it on logging steps only.
+double GradientNorm(torch::nn::Module& module);
+
 }  // namespace fc::train

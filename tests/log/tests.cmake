@@ -11,3 +11,7 @@ add_test(NAME unit.log_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/log/log_cli_
   ${MPIRUN})
 set_tests_properties(unit.log_cli PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN_CODE 77
   ENVIRONMENT "${FC_MPI_ENV}")
+# launch/demo.sh itself, a few steps per stage, then its TensorBoard files and sample videos.
+add_test(NAME demo.quick COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/log/demo_test.sh ${CMAKE_SOURCE_DIR}
+  ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/demo-quick ${FRAMECAST_PYTHON})
+set_tests_properties(demo.quick PROPERTIES LABELS demo TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
