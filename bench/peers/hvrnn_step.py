@@ -14,7 +14,6 @@ peak_mem_mb is the CUDA allocator's peak on cuda and the process's peak RSS (ru_
 import argparse
 import json
 import math
-import re
 import resource
 import sys
 import time
@@ -23,75 +22,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# ---- protobuf text format (the subset the configs use) -------------------------------------------
+# ---- protobuf text format: pbtxt.py, shared by the peers ---------------------------------------------
 
-_TOKEN = re.compile(r'\s+|#[^\n]*|"(?:[^"\\]|\\.)*"|[{}\[\]:,;<>]|[^\s{}\[\]:,;<>"#]+')
-
-
-def parse_pbtxt(text):
-    """Returns {field: [values]}; a message value is a nested dict, scalars stay strings."""
-    toks = [t for t in _TOKEN.findall(text) if t.strip() and not t.startswith("#")]
-    pos = 0
-
-    def value(tok):
-        if tok.startswith('"'):
-            return bytes(tok[1:-1], "utf-8").decode("unicode_escape")
-        return tok
-
-    def message(end):
-        nonlocal pos
-        out = {}
-        while pos < len(toks) and toks[pos] != end:
-            name = toks[pos]
-            pos += 1
-            if toks[pos] == ":":
-                pos += 1
-            if toks[pos] in ("{", "<"):
-                close = "}" if toks[pos] == "{" else ">"
-                pos += 1
-                v = [message(close)]
-                pos += 1
-            elif toks[pos] == "[":
-                pos += 1
-                v = []
-                while toks[pos] != "]":
-                    if toks[pos] == ",":
-                        pos += 1
-                        continue
-                    if toks[pos] == "{":
-                        pos += 1
-                        v.append(message("}"))
-                        pos += 1
-                    else:
-                        v.append(value(toks[pos]))
-                        pos += 1
-                pos += 1
-            else:
-                v = [value(toks[pos])]
-                pos += 1
-            if pos < len(toks) and toks[pos] in (",", ";"):
-                pos += 1
-            out.setdefault(name, []).extend(v)
-        return out
-
-    return message(None)
-
-
-def _get(msg, name, default=None):
-    v = msg.get(name)
-    return v[0] if v else default
-
-
-def _int(msg, name, default=0):
-    return int(_get(msg, name, default))
-
-
-def _float(msg, name, default=0.0):
-    return float(_get(msg, name, default))
-
-
-def _bool(v):
-    return str(v).lower() in ("true", "1", "t")
+from pbtxt import parse_pbtxt, get_field as _get, get_int as _int, get_float as _float, as_bool as _bool  # noqa: E402,F401
 
 
 # ---- defaults (mirror of ApplyHvrnnDefaults in src/models/hvrnn/config.cc) ------------------------
