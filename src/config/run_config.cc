@@ -52,7 +52,7 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
 }
 
 Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides,
-                                bool validate) {
+                                bool validate, bool check_files) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open config file");
   std::stringstream buf;
@@ -61,6 +61,7 @@ Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::
   for (const std::string& o : overrides) FC_RETURN_IF_ERROR(ApplyOverride(&config, o));
   ApplyDefaults(&config);
   if (validate) FC_RETURN_IF_ERROR(Validate(config).WithContext(path));
+  if (validate && check_files) FC_RETURN_IF_ERROR(CheckFiles(config).WithContext(path));
   return config;
 }
 
@@ -142,6 +143,10 @@ ConfigHooks& Hooks() {
 }  // namespace
 
 void InstallConfigHooks(ConfigHooks hooks) { Hooks() = std::move(hooks); }
+
+Status CheckFiles(const RunConfig& c) {
+  return Hooks().check_files ? Hooks().check_files(c) : Status::Ok();
+}
 
 void ApplyDefaults(RunConfig* c) {
   if (c->accumulation_steps() == 0) c->set_accumulation_steps(1);

@@ -22,9 +22,11 @@
 namespace fc::config {
 
 // validate = false: defaults only (for tools that look at one part, e.g. the model summary).
+// check_files = false: the rules only, not whether the files the config names exist (a config
+// checked on a machine without the datasets, e.g. a cluster's login node).
 Result<framecast::RunConfig> LoadRunConfig(const std::string& path,
                                            const std::vector<std::string>& overrides,
-                                           bool validate = true);
+                                           bool validate = true, bool check_files = true);
 
 // Parses text (named `source` in errors) as a RunConfig, without defaults or validation.
 Result<framecast::RunConfig> ParseRunConfigText(const std::string& text, const std::string& source);
@@ -40,12 +42,17 @@ Status Validate(const framecast::RunConfig& config);
 
 // Data-source and model-family defaults and rules live with their code (src/data, src/models); the
 // executable installs them here once at start-up, so this library stays free of model code (the
-// config fuzzer links it alone). ApplyDefaults and Validate run them after the generic ones.
+// config fuzzer links it alone). ApplyDefaults and Validate run them after the generic ones;
+// CheckFiles runs check_files (the files the config names exist and are what it says).
 struct ConfigHooks {
   std::function<void(framecast::RunConfig*)> apply_defaults;
   std::function<Status(const framecast::RunConfig&)> validate;
+  std::function<Status(const framecast::RunConfig&)> check_files;
 };
 void InstallConfigHooks(ConfigHooks hooks);
+
+// The files a validated config names (datasets): errors name the field and the path.
+Status CheckFiles(const framecast::RunConfig& config);
 
 // Checks the rules that involve the number of ranks.
 Status ValidateForWorld(const framecast::RunConfig& config, int world_size);

@@ -249,7 +249,7 @@ Status ApplyDataDefaults(DataConfig* c) {
   return Status::Ok();
 }
 
-Status ValidateData(const DataConfig& c) {
+Status ValidateData(const DataConfig& c, bool check_files) {
   if (c.context_frames() < 0) return Invalid("data.context_frames", "must be >= 0");
   if (c.predicted_frames() < 0) return Invalid("data.predicted_frames", "must be >= 0");
   if (c.eval_predicted_frames() < 0) return Invalid("data.eval_predicted_frames", "must be >= 0");
@@ -277,7 +277,7 @@ Status ValidateData(const DataConfig& c) {
                                                                 {"train_labels", &m.train_labels()},
                                                                 {"test_labels", &m.test_labels()}};
     for (const auto& [name, path] : files) {
-      if (!path->empty() && !ckpt::Exists(*path)) {
+      if (check_files && !path->empty() && !ckpt::Exists(*path)) {
         return Invalid(f + name, *path + ": no such file" +
                                      (path->rfind("/usr/share/datasets/fashion-mnist", 0) == 0
                                           ? " (install Debian's dataset-fashion-mnist: "
@@ -294,7 +294,7 @@ Status ValidateData(const DataConfig& c) {
   if (c.has_clips()) {
     const auto& cl = c.clips();
     if (cl.path().empty()) return Invalid("data.clips.path", "required (a prepared dataset)");
-    if (!ckpt::Exists(cl.path() + "/" + kManifestName)) {
+    if (check_files && !ckpt::Exists(cl.path() + "/" + kManifestName)) {
       return Invalid("data.clips.path", cl.path() + "/" + kManifestName +
                                             ": missing (run `framecast data prepare` first)");
     }

@@ -42,7 +42,7 @@ void ApplyFamilyDefaults(RunConfig* c) {
 Status ValidateFamily(const RunConfig& c) {
   if (c.data().source_case() != framecast::DataConfig::SOURCE_NOT_SET &&
       !c.data().has_procedural_blobs()) {
-    FC_RETURN_IF_ERROR(data::ValidateData(c.data()));
+    FC_RETURN_IF_ERROR(data::ValidateData(c.data(), /*check_files=*/false));
   }
   if (c.model().has_hvrnn()) {
     FC_RETURN_IF_ERROR(models::hvrnn::ValidateHvrnn(c.model().hvrnn()));
@@ -79,6 +79,11 @@ void InstallFamilyConfigHooks() {
   config::ConfigHooks hooks;
   hooks.apply_defaults = ApplyFamilyDefaults;
   hooks.validate = ValidateFamily;
+  hooks.check_files = [](const RunConfig& c) {
+    const bool clips = c.data().source_case() != framecast::DataConfig::SOURCE_NOT_SET &&
+                       !c.data().has_procedural_blobs();
+    return clips ? data::ValidateData(c.data(), /*check_files=*/true) : Status::Ok();
+  };
   config::InstallConfigHooks(hooks);
 }
 
