@@ -32,9 +32,11 @@ start=$(date +%s)
 "$here/run.sh" -np 2 train "$cfg" --set output_dir="$demo/hvrnn" "${hvrnn_steps[@]}" "$@"
 step_dir="$(ls -d "$demo"/hvrnn/checkpoints/step-* | sort | tail -n 1)"
 "$here/run.sh" -np 2 eval "$cfg" --checkpoint "$step_dir" --set output_dir="$demo/hvrnn" "$@"
-echo "[demo] done in $(( $(date +%s) - start )) s after the build; results in $demo/hvrnn/eval/"
-cat "$demo/hvrnn/eval/$(basename "$step_dir")/table.txt"
+echo "[demo] HVRNN trained and evaluated in $(( $(date +%s) - start )) s after the build"
 cvg_start=$(date +%s)
 "$here/run.sh" -np 2 train "$FRAMECAST_ROOT/configs/cvg_tiny.pbtxt" --set output_dir="$demo/cvg" "${cvg_steps[@]}"
 "$FRAMECAST_BUILD_DIR/framecast" sample "$demo/cvg" --num 10 --columns 5 --out "$demo/cvg/samples.mp4"
 echo "[demo] cascade trained (2 stages) and sampled in $(( $(date +%s) - cvg_start )) s; sample GIF: $demo/cvg/samples.gif"
+# Last: the HVRNN evaluation table (model vs copy-last-frame and mean-frame baselines).
+echo "[demo] done; HVRNN results in $demo/hvrnn/eval/$(basename "$step_dir")/:"
+cat "$demo/hvrnn/eval/$(basename "$step_dir")/table.txt"

@@ -19,6 +19,8 @@ rm -rf "$work"
 FRAMECAST_BUILD_DIR="$build" FRAMECAST_DEMO_DIR="$work" FRAMECAST_DEMO_STEPS=3 OMP_NUM_THREADS=1 \
   "$src/launch/demo.sh" >"$work.log" 2>&1 || { tail -n 30 "$work.log"; bad "launch/demo.sh exited non-zero"; exit 1; }
 ok "launch/demo.sh finished ($(grep -c '' "$work.log") lines of output)"
+tail -n 7 "$work.log" | grep -q '^copy-last-frame ' && tail -n 1 "$work.log" | grep -q 'sequences' \
+  && ok "the demo ends with the HVRNN evaluation table" || bad "the demo does not end with the evaluation table"
 
 # The cascade has two stages: its tags carry the stage name (level1/loss).
 for args in "$work/hvrnn" "$work/cvg --stage-prefix"; do
