@@ -23,6 +23,7 @@
 #include "models/hvrnn/hvrnn.h"
 #include "train/commands.h"
 #include "train/hvrnn_family.h"
+#include "train/run.h"
 #include "train/state.h"
 #include "util/flags.h"
 #include "util/logging.h"
@@ -223,19 +224,11 @@ int EvalCommand(int argc, char** argv, int first) {
   a.gif = flags.Str("gif").empty()     ? a.out_dir + "/samples.gif"
           : flags.Str("gif") == "none" ? ""
                                        : flags.Str("gif");
-  dist::WorldOptions wo;
-  if (cfg.value().dist().device() == framecast::DistConfig::DEVICE_CUDA)
-    wo.device = dist::DeviceKind::kCuda;
-  auto world = dist::World::Init(&argc, &argv, wo);
+  auto world = StartWorld(cfg.value(), &argc, &argv, threads.value());
   if (!world.ok()) {
     LogError(world.status().ToString());
     return 1;
   }
-  const int nthreads = threads.value() > 0
-                           ? static_cast<int>(threads.value())
-                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                                             world.value()->local_size());
-  at::set_num_threads(nthreads);
   st = RunEval(cfg.value(), a, *world.value());
   if (!st.ok()) {
     LogError(st.ToString());

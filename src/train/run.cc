@@ -1,8 +1,12 @@
 #include "train/run.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "ckpt/files.h"
 #include "config/run_config.h"
@@ -44,6 +48,19 @@ dist::Backend BackendOf(const framecast::DistConfig& d) {
     default:
       return dist::Backend::kAuto;
   }
+}
+
+Result<std::unique_ptr<dist::World>> StartWorld(const RunConfig& config, int* argc, char*** argv,
+                                                int64_t threads) {
+  dist::WorldOptions wo;
+  if (config.dist().device() == framecast::DistConfig::DEVICE_CUDA)
+    wo.device = dist::DeviceKind::kCuda;
+  FC_ASSIGN_OR_RETURN(auto world, dist::World::Init(argc, argv, wo));
+  const int n = threads > 0 ? static_cast<int>(threads)
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                              world->local_size());
+  at::set_num_threads(n);
+  return world;
 }
 
 Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,

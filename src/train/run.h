@@ -31,6 +31,11 @@ struct RunResult {
   int64_t skipped_steps = 0;
 };
 
+// The world a command runs in: MPI start-up with the config's device (one GPU per local rank for
+// DEVICE_CUDA), then `threads` intra-op threads per rank (0: the host's cores / local ranks).
+Result<std::unique_ptr<dist::World>> StartWorld(const framecast::RunConfig& config, int* argc,
+                                                char*** argv, int64_t threads);
+
 // Collective over `world`. Trains the config's stages from where its run directory left off.
 Result<RunResult> RunTraining(const framecast::RunConfig& config, const dist::World& world,
                               bool keep_final_state = false);

@@ -52,19 +52,11 @@ int TrainCommand(int argc, char** argv, int first) {
     LogError(cfg.status().message());
     return 1;
   }
-  dist::WorldOptions wo;
-  if (cfg.value().dist().device() == framecast::DistConfig::DEVICE_CUDA)
-    wo.device = dist::DeviceKind::kCuda;
-  auto world = dist::World::Init(&argc, &argv, wo);
+  auto world = StartWorld(cfg.value(), &argc, &argv, threads.value());
   if (!world.ok()) {
     LogError(world.status().ToString());
     return 1;
   }
-  const int nthreads = threads.value() > 0
-                           ? static_cast<int>(threads.value())
-                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                                             world.value()->local_size());
-  at::set_num_threads(nthreads);
   auto run = RunTraining(cfg.value(), *world.value());
   if (!run.ok()) {
     LogError(run.status().ToString());
