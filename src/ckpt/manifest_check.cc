@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <set>
 
+#include "util/digest.h"
+
 namespace fc::ckpt {
 namespace {
 constexpr uint32_t kVersion = 1;
@@ -33,6 +35,10 @@ Status ValidateManifest(const framecast::ckpt::Manifest& m, const std::string& p
   if (m.world_size() < 1 || m.world_size() > kMaxWorld) {
     return Status::Corruption(path + ": world_size " + std::to_string(m.world_size()) +
                               " out of range");
+  }
+  if (!m.config_digest().empty() && m.config_digest() != Fnv1a64Hex(m.config_text())) {
+    return Status::Corruption(path + ": config_text does not match its config_digest " +
+                              m.config_digest() + " (the manifest is damaged)");
   }
   if (m.shard_files_size() != m.world_size()) {
     return Status::Corruption(path + ": " + std::to_string(m.shard_files_size()) +

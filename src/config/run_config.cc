@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include "util/digest.h"
+
 namespace fc::config {
 
 namespace pb = google::protobuf;
@@ -249,16 +251,7 @@ std::string ToText(const RunConfig& c) {
   return out;
 }
 
-std::string Digest(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+std::string Digest(const std::string& text) { return Fnv1a64Hex(text); }
 
 std::string RunDir(const RunConfig& c) {
   return c.output_dir().empty() ? "checkpoints/" + c.name() : c.output_dir();

@@ -12,6 +12,7 @@
 #include "ckpt/crc32c.h"
 #include "ckpt/files.h"
 #include "common/ranks.h"
+#include "util/digest.h"
 
 namespace fc::testing {
 namespace {
@@ -208,6 +209,12 @@ TEST_F(Damage, HostileManifests) {
       {"duplicate name", [](auto* m) { m->mutable_tensors(1)->set_name(m->tensors(0).name()); },
        "duplicate"},
       {"format", [](auto* m) { m->set_format_version(99); }, "format_version 99"},
+      {"config text changed under its digest",
+       [](auto* m) {
+         m->set_config_text("name: \"a\"\n");
+         m->set_config_digest(Fnv1a64Hex("name: \"b\"\n"));
+       },
+       "config_text does not match its config_digest"},
   };
   for (const Case& c : cases) {
     RewriteManifest(c.edit);
