@@ -281,7 +281,8 @@ at::Tensor CvgReplica::RealView(int level, const at::Tensor& frames01, const Dra
 }
 
 Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t global_step) {
-  if (!loader_) return Status::InvalidArgument("CVG replica built without data");
+  const bool fixed = !loader_ && options_.fixed_batch.frames.defined();
+  if (!loader_ && !fixed) return Status::InvalidArgument("CVG replica built without data");
   if (sync_level_ != stage) return Status::InvalidArgument("CVG Step before Seek");
   const int l = stage;
   auto& level = levels_[l];
@@ -317,7 +318,14 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     for (int64_t micro = 0; micro < accumulation_; ++micro) {
       const int64_t want_micro = k * accumulation_ + micro;
       const auto wait_start = Clock::now();
-      FC_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
+      data::Batch batch;
+      if (fixed) {
+        batch = options_.fixed_batch;
+        batch.global_step = global_step;
+        batch.micro = static_cast<int>(want_micro);
+      } else {
+        FC_ASSIGN_OR_RETURN(batch, loader_->Next());
+      }
       loader_wait_ms += ms_since(wait_start);
       if (batch.global_step != global_step || batch.micro != want_micro) {
         return Status::Internal(

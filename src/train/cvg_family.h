@@ -50,6 +50,10 @@ struct CvgReplicaOptions {
   bool keyed_noise = false;
   bool with_data = true;    // false: no data source (sampling from a checkpoint)
   int loader_threads = -1;  // -1: data.loader_threads
+  // Benchmarks: with_data false and this set, every micro-batch's real clips are this batch
+  // (frames float [per-rank batch, T, C, H, W] in [0, 1], labels int64 [B] or undefined), so a
+  // step costs only the iteration itself.
+  data::Batch fixed_batch;
 };
 
 class CvgReplica {

@@ -70,6 +70,7 @@ Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& conf
   // Each rank's own reparameterisation-noise stream from here on.
   torch::manual_seed(Mix(config.seed() ^ Mix(0x5eed0000ULL + static_cast<uint64_t>(rank))));
 
+  if (options.fixed_batch.frames.defined()) return r;
   // Data: the same global sample sequence for any number of ranks.
   FC_ASSIGN_OR_RETURN(auto source, data::MakeTrainSource(d, r->context_ + r->predicted_));
   r->source_ = std::shared_ptr<const data::ClipSource>(std::move(source));
@@ -92,7 +93,7 @@ Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& conf
 }
 
 Status HvrnnReplica::Seek(int64_t global_step) {
-  loader_->Start(global_step);
+  if (loader_) loader_->Start(global_step);
   return Status::Ok();
 }
 
@@ -116,7 +117,14 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   std::vector<at::Tensor> kl_channel;  // per level [C_l], summed over micro-batches
   for (int64_t micro = 0; micro < accumulation_; ++micro) {
     const auto wait_start = std::chrono::steady_clock::now();
-    FC_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
+    data::Batch batch;
+    if (loader_) {
+      FC_ASSIGN_OR_RETURN(batch, loader_->Next());
+    } else {
+      batch = options_.fixed_batch;
+      batch.global_step = global_step;
+      batch.micro = static_cast<int>(micro);
+    }
     loader_wait_ms += MsSince(wait_start);
     if (batch.global_step != global_step || batch.micro != micro) {
       return Status::Internal("data loader out of step: got step " +

@@ -29,6 +29,9 @@ struct HvrnnReplicaOptions {
   at::ScalarType dtype = at::kFloat;  // parameters and frames (float64 for exactness tests)
   bool keyed_noise = false;
   int loader_threads = -1;  // -1: data.loader_threads
+  // Benchmarks: when set, no data source is opened and every micro-batch is this batch (frames
+  // float [per-rank batch, D + T, C, H, W] in [0, 1]), so a step costs only the step itself.
+  data::Batch fixed_batch;
 };
 
 class HvrnnReplica {
