@@ -6,6 +6,9 @@
 #   FRAMECAST_BUILD_DIR      CMake build directory (default <repo>/build)
 #   CMAKE_PREFIX_PATH        if it already holds a LibTorch (share/cmake/Torch/TorchConfig.cmake),
 #                            that LibTorch is used and no wheel is installed
+#   FRAMECAST_OFFLINE_PREFIX Open MPI + protobuf unpacked by `launch/setup.sh --offline` (default
+#                            $FRAMECAST_HOME/offline-prefix): when its framecast-offline.env exists,
+#                            it is sourced here (OPAL_PREFIX, PATH, LD_LIBRARY_PATH; its only effect)
 FRAMECAST_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FRAMECAST_HOME="${FRAMECAST_HOME:-${HOME:-/root}/.local/share/framecast}"
 FRAMECAST_VENV="${FRAMECAST_VENV:-$FRAMECAST_HOME/venv}"
@@ -30,3 +33,9 @@ framecast_user_torch() {
 
 # The Python of the venv (used for the wheel's LibTorch and the PyTorch peer benchmarks).
 framecast_python() { echo "$FRAMECAST_VENV/bin/python3"; }
+
+# The offline prefix's Open MPI and protobuf come first when it exists (air-gapped nodes).
+if [ -f "${FRAMECAST_OFFLINE_PREFIX:-$FRAMECAST_HOME/offline-prefix}/framecast-offline.env" ]; then
+  # shellcheck source=/dev/null
+  source "${FRAMECAST_OFFLINE_PREFIX:-$FRAMECAST_HOME/offline-prefix}/framecast-offline.env"
+fi
