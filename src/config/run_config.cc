@@ -39,6 +39,41 @@ Status Invalid(const std::string& path, const std::string& rule) {
   return Status::InvalidArgument(path + ": " + rule);
 }
 
+// performance (src/train/performance.h): the combinations the training steps implement.
+Status ValidatePerformance(const RunConfig& c) {
+  const auto& p = c.performance();
+  if (!framecast::PerformanceConfig::Precision_IsValid(p.precision())) {
+    return Invalid("performance.precision=" + std::to_string(p.precision()),
+                   "unknown precision (FP32 or BF16)");
+  }
+  const bool fast_family = c.model().has_hvrnn() || c.model().has_cvg();
+  if (p.precision() != framecast::PerformanceConfig::FP32 && !fast_family) {
+    return Invalid("performance.precision", "BF16 is implemented for the hvrnn and cvg families");
+  }
+  if (p.channels_last() && !fast_family) {
+    return Invalid("performance.channels_last", "implemented for the hvrnn and cvg families");
+  }
+  if (p.device_prefetch() < -1 || p.device_prefetch() > 8) {
+    return Invalid("performance.device_prefetch=" + std::to_string(p.device_prefetch()),
+                   "must be in [-1, 8] (-1: off, 0: the default, 1 on CUDA)");
+  }
+  if (p.cuda_graphs()) {
+    if (!c.model().has_hvrnn()) {
+      return Invalid("performance.cuda_graphs", "only the hvrnn family's step is captured");
+    }
+    if (c.accumulation_steps() > 1) {
+      return Invalid("performance.cuda_graphs",
+                     "needs accumulation_steps 1 (got " + std::to_string(c.accumulation_steps()) +
+                         "): accumulated micro-batches are not captured");
+    }
+    if (c.model().hvrnn().checkpoint_activations()) {
+      return Invalid("performance.cuda_graphs",
+                     "not with model.hvrnn.checkpoint_activations (its recompute is not captured)");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string& source) {
@@ -228,6 +263,7 @@ Status Validate(const RunConfig& c) {
         "data.global_batch=" + std::to_string(c.data().global_batch()),
         "not divisible by accumulation_steps (" + std::to_string(c.accumulation_steps()) + ")");
   }
+  FC_RETURN_IF_ERROR(ValidatePerformance(c));
   if (c.eval().samples() < 0) return Invalid("eval.samples", "must be >= 1");
   if (c.eval().fvd_draws() < 0) return Invalid("eval.fvd_draws", "must be >= 1");
   if (Hooks().validate) return Hooks().validate(c);

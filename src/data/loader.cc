@@ -5,6 +5,12 @@
 
 #include "util/logging.h"
 
+#ifdef FRAMECAST_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace fc::data {
 
 Loader::Loader(std::shared_ptr<const ClipSource> source, DistributedSampler sampler,
@@ -131,6 +137,68 @@ Result<Batch> Loader::Build(int64_t global_step, int micro) const {
   }
   batch.labels = at::tensor(labels, at::kLong);
   return batch;
+}
+
+// ---- DevicePrefetcher -------------------------------------------------------------------------
+
+struct DevicePrefetcher::Pending {
+  Result<Batch> batch = Status::Internal("unset");
+#ifdef FRAMECAST_WITH_CUDA
+  std::unique_ptr<at::cuda::CUDAEvent> ready;  // recorded on the side stream after the copy
+#endif
+};
+
+DevicePrefetcher::DevicePrefetcher(Loader* loader, at::Device device, int depth)
+    : loader_(loader), device_(device), depth_(device.is_cuda() ? std::max(0, depth) : 0) {
+#ifdef FRAMECAST_WITH_CUDA
+  if (depth_ > 0) {
+    stream_ = std::make_shared<c10::cuda::CUDAStream>(
+        c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device_.index()));
+  }
+#else
+  depth_ = 0;
+#endif
+}
+
+DevicePrefetcher::~DevicePrefetcher() = default;
+
+void DevicePrefetcher::Start(int64_t first_global_step) {
+  // Copies still in flight only write memory that belongs to the side stream's pool.
+  queue_.clear();
+  loader_->Start(first_global_step);
+}
+
+void DevicePrefetcher::Issue() {
+  auto p = std::make_unique<Pending>();
+  p->batch = loader_->Next();
+#ifdef FRAMECAST_WITH_CUDA
+  if (p->batch.ok()) {
+    auto& stream = *static_cast<c10::cuda::CUDAStream*>(stream_.get());
+    c10::cuda::CUDAStreamGuard guard(stream);  // allocation and copy on the side stream
+    Batch& b = p->batch.value();
+    b.frames = b.frames.to(device_, /*non_blocking=*/true);
+    p->ready = std::make_unique<at::cuda::CUDAEvent>();
+    p->ready->record(stream);
+  }
+#endif
+  queue_.push_back(std::move(p));
+}
+
+Result<Batch> DevicePrefetcher::Next() {
+  if (depth_ == 0) return loader_->Next();
+  if (queue_.empty()) Issue();
+  std::unique_ptr<Pending> p = std::move(queue_.front());
+  queue_.erase(queue_.begin());
+  // The next `depth` batches' copies start now, behind this one on the side stream.
+  while (static_cast<int>(queue_.size()) < depth_) Issue();
+#ifdef FRAMECAST_WITH_CUDA
+  if (p->batch.ok()) {
+    c10::cuda::CUDAStream compute = c10::cuda::getCurrentCUDAStream(device_.index());
+    p->ready->block(compute);
+    p->batch.value().frames.record_stream(compute);
+  }
+#endif
+  return std::move(p->batch);
 }
 
 }  // namespace fc::data

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -82,6 +83,37 @@ class Loader {
   bool stop_ = false;
   bool started_ = false;
   std::vector<std::thread> workers_;
+};
+
+// DevicePrefetcher: a Loader's micro-batches with their frames already on a CUDA device. The
+// host-to-device copy of each (pinned) batch is issued `depth` micro-batches ahead on a side CUDA
+// stream; Next() makes the caller's current stream wait on an event recorded after the copy and
+// marks the frames as used on that stream (record_stream), so the copy overlaps the previous
+// step's compute and the memory is never reused early. Labels stay on the CPU (the training steps
+// check them there and copy them without a host synchronisation). A CPU device or depth 0: Next()
+// is the loader's Next(). Batches are the loader's, in the loader's order; errors are returned in
+// order. The loader must outlive the prefetcher and be driven only through it.
+class DevicePrefetcher {
+ public:
+  DevicePrefetcher(Loader* loader, at::Device device, int depth);
+  ~DevicePrefetcher();
+  DevicePrefetcher(const DevicePrefetcher&) = delete;
+  DevicePrefetcher& operator=(const DevicePrefetcher&) = delete;
+
+  // Loader::Start, dropping what was copied ahead.
+  void Start(int64_t first_global_step);
+  Result<Batch> Next();
+  int depth() const { return depth_; }
+
+ private:
+  struct Pending;
+  void Issue();  // takes the loader's next batch and starts its copy
+
+  Loader* loader_;
+  at::Device device_;
+  int depth_;
+  std::vector<std::unique_ptr<Pending>> queue_;  // oldest first
+  std::shared_ptr<void> stream_;                 // the side stream (CUDA builds)
 };
 
 }  // namespace fc::data

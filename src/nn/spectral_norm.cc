@@ -1,5 +1,6 @@
 #include "nn/spectral_norm.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/nn/init.h>
 
 #include <cmath>
@@ -38,6 +39,9 @@ void SpectralNorm::Register(torch::nn::Module* owner, int64_t rows,
 
 at::Tensor SpectralNorm::Apply(const at::Tensor& weight, bool training) {
   if (!options.enabled()) return weight;
+  // Weight arithmetic in the weight's dtype, also inside bf16 autocast (whose bf16 mv would
+  // otherwise meet an fp32 vector in dot); the layer's own conv / linear is still autocast.
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   at::Tensor mat = weight.reshape({weight.size(0), -1});
   at::Tensor u_it, v_it;
   {

@@ -81,6 +81,11 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
                                    std::to_string(r->accumulation_) + " micro-batch(es)");
   }
 
+  r->perf_ = ResolvePerformance(config, options.device);
+  ApplyGlobalSwitches(r->perf_, options.device);
+  if (r->perf_.cuda_graphs) {
+    LogInfoOnce("performance.cuda_graphs: not supported by the cvg family; its step runs eagerly");
+  }
   // Same initialisation on every rank (GradientSync also broadcasts rank 0's state).
   torch::manual_seed(config.seed());
   const int n = cvg.levels_size();
@@ -89,6 +94,10 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
     FC_TRY_TORCH({
       level.generator->to(options.device, options.dtype);
       level.discriminators->to(options.device, options.dtype);
+      if (r->perf_.channels_last) {
+        ToChannelsLast(*level.generator);
+        ToChannelsLast(*level.discriminators);
+      }
     });
     if (comm != nullptr) dist::AttachSyncBatchNorm(*level.generator, comm);
     framecast::OptimizerConfig og, od;
@@ -135,7 +144,24 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
   so.seed = config.seed();
   FC_ASSIGN_OR_RETURN(auto sampler, data::DistributedSampler::Make(so));
   r->loader_ = std::make_unique<data::Loader>(r->source_, std::move(sampler), lo);
+  if (r->perf_.device_prefetch > 0) {
+    r->prefetcher_ = std::make_unique<data::DevicePrefetcher>(r->loader_.get(), options.device,
+                                                              r->perf_.device_prefetch);
+  }
   return r;
+}
+
+Result<data::Batch> CvgReplica::NextBatch(int64_t global_step, int64_t micro) {
+  if (prefetcher_) return prefetcher_->Next();
+  if (loader_) return loader_->Next();
+  data::Batch batch = options_.fixed_batch;
+  batch.global_step = global_step;
+  batch.micro = static_cast<int>(micro);
+  return batch;
+}
+
+at::Tensor CvgReplica::ToDevice(const at::Tensor& t) const {
+  return t.defined() ? t.to(options_.device, /*non_blocking=*/true) : t;
 }
 
 std::string CvgReplica::Describe() const {
@@ -189,7 +215,11 @@ Status CvgReplica::Seek(int stage, int64_t global_step) {
   }
   levels_[stage].generator->train();
   levels_[stage].discriminators->train();
-  if (loader_) loader_->Start(global_step);
+  if (prefetcher_) {
+    prefetcher_->Start(global_step);
+  } else if (loader_) {
+    loader_->Start(global_step);
+  }
   return Status::Ok();
 }
 
@@ -247,22 +277,28 @@ CvgReplica::Draws CvgReplica::Draw(int level, int64_t batch, int phase, int64_t 
 // The fake sample of level `level`: the frozen levels under no-grad, then G_level in its current
 // mode (grad as the caller's mode). *low_res: the level's input (levels > 0).
 at::Tensor CvgReplica::Fake(int level, const Draws& d, at::Tensor* low_res) {
-  at::Tensor y = d.labels.defined() ? d.labels.to(options_.device) : at::Tensor();
+  at::Tensor y = ToDevice(d.labels);
   at::Tensor x;
   {
     torch::NoGradGuard ng;
     for (int j = 0; j < level; ++j) {
       if (d.starts[j].defined())
-        x = models::cvg::CropWindows(x, d.starts[j].to(options_.device),
+        x = models::cvg::CropWindows(x, ToDevice(d.starts[j]),
                                      Geometry(config_.model().cvg(), j).input_frames);
-      x = levels_[j].generator->Generate(d.z[j].to(like_), y, x);
+      // Each level's output in the replica's dtype (bf16 under autocast): resampling and the
+      // discriminators' inputs stay in full precision.
+      x = levels_[j]
+              .generator->Generate(d.z[j].to(like_, /*non_blocking=*/true), y, x)
+              .to(like_.dtype());
     }
     if (level > 0 && d.starts[level].defined())
-      x = models::cvg::CropWindows(x, d.starts[level].to(options_.device),
+      x = models::cvg::CropWindows(x, ToDevice(d.starts[level]),
                                    Geometry(config_.model().cvg(), level).input_frames);
   }
   if (low_res != nullptr) *low_res = x;
-  return levels_[level].generator->Generate(d.z[level].to(like_), y, x);
+  return levels_[level]
+      .generator->Generate(d.z[level].to(like_, /*non_blocking=*/true), y, x)
+      .to(like_.dtype());
 }
 
 at::Tensor CvgReplica::RealView(int level, const at::Tensor& frames01, const Draws& d,
@@ -274,7 +310,7 @@ at::Tensor CvgReplica::RealView(int level, const at::Tensor& frames01, const Dra
       models::cvg::PyramidDown(models::cvg::ToModelRange(frames01),
                                cvg.levels(level).frame_skip() / last_skip, geo.resolution);
   if (d.real_start.defined())
-    x = models::cvg::CropWindows(x, d.real_start.to(options_.device), geo.train_frames);
+    x = models::cvg::CropWindows(x, ToDevice(d.real_start), geo.train_frames);
   if (level > 0 && low_res != nullptr)
     *low_res = models::cvg::PyramidDown(x, geo.temporal_upsample, geo.input_resolution);
   return x;
@@ -301,8 +337,10 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
   auto first_sample = [&](int64_t micro) { return (micro * world + rank) * per_rank_batch_; };
 
   const bool logging_step = IsLoggingStep(config_, stage, step_in_stage + 1);
-  double loss_d = 0, loss_g = 0, real_score = 0, fake_score = 0, grad_norm_d = 0, grad_norm_g = 0;
+  double grad_norm_d = 0, grad_norm_g = 0;
   double loader_wait_ms = 0, sync_wait_ms = 0;
+  // [loss_d, d_real, d_fake, loss_g] accumulated on the device (float64), read once at the end.
+  at::Tensor sums = at::zeros({4}, at::TensorOptions().device(options_.device).dtype(at::kDouble));
   using Clock = std::chrono::steady_clock;
   auto ms_since = [](Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -318,14 +356,7 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     for (int64_t micro = 0; micro < accumulation_; ++micro) {
       const int64_t want_micro = k * accumulation_ + micro;
       const auto wait_start = Clock::now();
-      data::Batch batch;
-      if (fixed) {
-        batch = options_.fixed_batch;
-        batch.global_step = global_step;
-        batch.micro = static_cast<int>(want_micro);
-      } else {
-        FC_ASSIGN_OR_RETURN(batch, loader_->Next());
-      }
+      FC_ASSIGN_OR_RETURN(data::Batch batch, NextBatch(global_step, want_micro));
       loader_wait_ms += ms_since(wait_start);
       if (batch.global_step != global_step || batch.micro != want_micro) {
         return Status::Internal(
@@ -333,11 +364,15 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
             std::to_string(batch.micro) + ", want " + std::to_string(global_step) + " micro " +
             std::to_string(want_micro));
       }
+      // Loader labels are CPU tensors (no device wait); a fixed batch's are checked once.
       if (conditional && batch.labels.defined() && batch.labels.numel() > 0 &&
-          batch.labels.min().item<int64_t>() < 0) {
-        return Status::InvalidArgument(
-            "data: the cascade is class-conditional (model.cvg."
-            "num_classes) but the clips have no labels");
+          (batch.labels.is_cpu() || !labels_checked_)) {
+        labels_checked_ = true;
+        if (batch.labels.min().item<int64_t>() < 0) {
+          return Status::InvalidArgument(
+              "data: the cascade is class-conditional (model.cvg."
+              "num_classes) but the clips have no labels");
+        }
       }
       Draws d = Draw(l, per_rank_batch_, k, first_sample(want_micro), global_step);
       std::optional<dist::GradientSync::NoSyncGuard> no_sync;
@@ -346,21 +381,27 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
         at::Tensor frames = batch.frames.to(options_.device, options_.dtype, true);
         models::cvg::DiscriminatorBatch real, fake;
         real.clip = RealView(l, frames, d, &real.low_res);
-        real.labels = conditional ? batch.labels.to(options_.device) : at::Tensor();
-        real.frame_idx = d.real_frames.to(options_.device);
+        real.labels = conditional ? ToDevice(batch.labels) : at::Tensor();
+        real.frame_idx = ToDevice(d.real_frames);
+        fake.labels = conditional ? ToDevice(d.labels) : at::Tensor();
+        fake.frame_idx = ToDevice(d.fake_frames);
+        at::Tensor s_real, s_fake, loss;
         {
-          torch::NoGradGuard ng;
-          fake.clip = Fake(l, d, &fake.low_res);
+          AutocastScope autocast(options_.device, perf_.bf16);
+          {
+            torch::NoGradGuard ng;
+            fake.clip = Fake(l, d, &fake.low_res);
+          }
+          s_real = D.forward(real);
+          s_fake = D.forward(fake);
+          loss = models::cvg::HingeDiscriminatorLoss(s_real, s_fake);
         }
-        fake.labels = conditional ? d.labels.to(options_.device) : at::Tensor();
-        fake.frame_idx = d.fake_frames.to(options_.device);
-        at::Tensor s_real = D.forward(real);
-        at::Tensor s_fake = D.forward(fake);
-        at::Tensor loss = models::cvg::HingeDiscriminatorLoss(s_real, s_fake);
         (loss / a).backward();
-        loss_d += loss.item<double>() / (a * kDSteps);
-        real_score += s_real.mean().item<double>() / (a * kDSteps);
-        fake_score += s_fake.mean().item<double>() / (a * kDSteps);
+        at::NoGradGuard ng;
+        at::Tensor v =
+            at::stack({loss.detach().to(at::kDouble), s_real.detach().to(at::kDouble).mean(),
+                       s_fake.detach().to(at::kDouble).mean()});
+        sums.narrow(0, 0, 3).add_(v, 1.0 / (a * kDSteps));
       });
     }
     if (sync_d_) {
@@ -386,12 +427,17 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     if (sync_g_ && micro + 1 < accumulation_) no_sync.emplace(sync_g_.get());
     FC_TRY_TORCH({
       models::cvg::DiscriminatorBatch fake;
-      fake.clip = Fake(l, d, &fake.low_res);
-      fake.labels = conditional ? d.labels.to(options_.device) : at::Tensor();
-      fake.frame_idx = d.fake_frames.to(options_.device);
-      at::Tensor loss = models::cvg::HingeGeneratorLoss(D.forward(fake));
+      fake.labels = conditional ? ToDevice(d.labels) : at::Tensor();
+      fake.frame_idx = ToDevice(d.fake_frames);
+      at::Tensor loss;
+      {
+        AutocastScope autocast(options_.device, perf_.bf16);
+        fake.clip = Fake(l, d, &fake.low_res);
+        loss = models::cvg::HingeGeneratorLoss(D.forward(fake));
+      }
       (loss / a).backward();
-      loss_g += loss.item<double>() / a;
+      at::NoGradGuard ng;
+      sums.narrow(0, 3, 1).add_(loss.detach().to(at::kDouble).reshape({1}), 1.0 / a);
     });
   }
   if (sync_g_) {
@@ -403,9 +449,13 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
   FC_TRY_TORCH(opt_g_[l]->step());
   SetRequiresGrad(D, true);
 
+  // The iteration's one read of its scalars.
+  at::Tensor host;
+  FC_TRY_TORCH(host = sums.to(at::kCPU));
+  const double* v = host.data_ptr<double>();
   StepReport r;
-  r.scalars = {{"loss_d", loss_d},     {"loss_g", loss_g}, {"d_real", real_score},
-               {"d_fake", fake_score}, {"lr_g", lr_g},     {"lr_d", lr_d}};
+  r.scalars = {{"loss_d", v[0]}, {"loss_g", v[3]}, {"d_real", v[1]},
+               {"d_fake", v[2]}, {"lr_g", lr_g},   {"lr_d", lr_d}};
   if (logging_step) {
     r.scalars.emplace_back("grad_norm_d", grad_norm_d);
     r.scalars.emplace_back("grad_norm_g", grad_norm_g);

@@ -40,6 +40,7 @@
 #include "data/loader.h"
 #include "dist/gradient_sync.h"
 #include "models/cvg/level.h"
+#include "train/performance.h"
 #include "train/trainer.h"
 
 namespace fc::train {
@@ -66,6 +67,12 @@ class CvgReplica {
   // and positions the data stream at `global_step`.
   Status Seek(int stage, int64_t global_step);
   // One iteration (2 D steps + 1 G step) of level `stage`. REQUIRES: Seek(stage, ...) first.
+  // Host synchronisation: the losses and scores are accumulated on the device and read in one
+  // copy at the end of the iteration (the run loop's non-finite guard needs them every step);
+  // random draws are copied to the device without waiting; the labels are checked on the CPU.
+  // Performance (config.performance): bf16 autocast around generation, D and the losses (which
+  // reduce in fp32, models/cvg/loss.h); channels-last parameters; device prefetch. CUDA graphs
+  // are not used for the cascade (config validation rejects them).
   Result<StepReport> Step(int stage, int64_t step_in_stage, int64_t global_step);
   // Freezes level `stage` and, if it is unrolled at inference, rebuilds its standing statistics
   // at full length (collective).
@@ -108,9 +115,14 @@ class CvgReplica {
   Status BuildUnrolled(int level);
   std::string Prefix(int level) const;
 
+  Result<data::Batch> NextBatch(int64_t global_step, int64_t micro);
+  at::Tensor ToDevice(const at::Tensor& t) const;  // non-blocking copy (no host wait)
+
   framecast::RunConfig config_;
   dist::Communicator* comm_ = nullptr;
   CvgReplicaOptions options_;
+  StepPerformance perf_;
+  std::unique_ptr<data::DevicePrefetcher> prefetcher_;
   at::TensorOptions like_;
   std::vector<models::cvg::CvgLevel> levels_;
   std::vector<std::shared_ptr<models::cvg::CvgGenerator>> unrolled_;  // per level, or null
@@ -123,6 +135,7 @@ class CvgReplica {
   std::unique_ptr<data::Loader> loader_;
   int64_t per_rank_batch_ = 0, accumulation_ = 1;
   double steps_per_epoch_ = 0;
+  bool labels_checked_ = false;
 };
 
 Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const framecast::RunConfig& config,

@@ -3,6 +3,14 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/cuda.h>
 
+#ifdef FRAMECAST_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -49,11 +57,33 @@ Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& conf
                                    ": less than one sample per rank and micro-batch");
   }
 
+  r->perf_ = ResolvePerformance(config, options.device);
+  ApplyGlobalSwitches(r->perf_, options.device);
+  if (r->perf_.cuda_graphs) {
+    std::string why;
+#ifndef FRAMECAST_WITH_CUDA
+    why = "this build has no CUDA";
+#endif
+    if (!options.device.is_cuda()) why = "the step runs on the CPU";
+    if (world > 1) why = "gradient synchronisation over " + std::to_string(world) + " ranks";
+    if (r->accumulation_ > 1) why = "accumulation_steps > 1";
+    if (options.keyed_noise) why = "keyed noise is drawn on the CPU";
+    if (config.model().hvrnn().checkpoint_activations()) why = "activation checkpointing";
+    if (options.dtype != at::kFloat) why = "a non-fp32 replica";
+    if (why.empty()) {
+      r->use_graph_ = true;
+    } else {
+      LogInfoOnce("performance.cuda_graphs: not used (" + why + "); the hvrnn step runs eagerly");
+    }
+  }
+
   // Same initialisation on every rank (GradientSync also broadcasts rank 0's state).
   torch::manual_seed(config.seed());
   FC_TRY_TORCH(r->model_ = models::hvrnn::Hvrnn(config.model().hvrnn()));
   FC_TRY_TORCH(r->model_->to(options.device, options.dtype));
-  if (comm != nullptr) {
+  if (r->perf_.channels_last) FC_TRY_TORCH(ToChannelsLast(*r->model_));
+  // One rank: no gradient synchronisation to do (and none inside a captured graph).
+  if (comm != nullptr && !(r->use_graph_ && world == 1)) {
     dist::GradientSyncOptions so;
     if (config.dist().first_bucket_mib() > 0)
       so.first_bucket_bytes = static_cast<int64_t>(config.dist().first_bucket_mib() * (1 << 20));
@@ -89,12 +119,125 @@ Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& conf
   so.seed = config.seed();
   FC_ASSIGN_OR_RETURN(auto sampler, data::DistributedSampler::Make(so));
   r->loader_ = std::make_unique<data::Loader>(r->source_, std::move(sampler), lo);
+  if (r->perf_.device_prefetch > 0) {
+    r->prefetcher_ = std::make_unique<data::DevicePrefetcher>(r->loader_.get(), options.device,
+                                                              r->perf_.device_prefetch);
+  }
   return r;
 }
 
 Status HvrnnReplica::Seek(int64_t global_step) {
-  if (loader_) loader_->Start(global_step);
+  if (prefetcher_) {
+    prefetcher_->Start(global_step);
+  } else if (loader_) {
+    loader_->Start(global_step);
+  }
   return Status::Ok();
+}
+
+Result<data::Batch> HvrnnReplica::NextBatch(int64_t global_step, int64_t micro) {
+  if (prefetcher_) return prefetcher_->Next();
+  if (loader_) return loader_->Next();
+  data::Batch batch = options_.fixed_batch;
+  batch.global_step = global_step;
+  batch.micro = static_cast<int>(micro);
+  return batch;
+}
+
+// ---- CUDA graph of forward + loss + backward --------------------------------------------------
+
+struct HvrnnReplica::Graph {
+#ifdef FRAMECAST_WITH_CUDA
+  at::cuda::CUDAGraph graph;
+#endif
+  at::Tensor frames, beta;         // static inputs
+  models::hvrnn::TrainOutput out;  // static outputs (out.loss: the captured loss)
+};
+
+bool HvrnnReplica::graph_captured() const { return graph_ != nullptr; }
+
+Result<models::hvrnn::TrainOutput> HvrnnReplica::ForwardBackward(
+    const at::Tensor& frames, double beta, const models::hvrnn::NoiseFn& noise) {
+  models::hvrnn::TrainOutput out;
+  if (use_graph_ && graph_ && graph_->frames.sizes() != frames.sizes()) {
+    return Status::Internal("cuda_graphs: the micro-batch's shape changed after the capture");
+  }
+  if (!use_graph_) {
+    FC_TRY_TORCH({
+      {
+        AutocastScope autocast(options_.device, perf_.bf16);
+        out = model_->forward_train(frames, context_, beta, noise);
+      }
+      (out.loss / static_cast<double>(accumulation_)).backward();
+    });
+    return out;
+  }
+#ifdef FRAMECAST_WITH_CUDA
+  // One micro-batch per step (accumulation 1): the captured backward writes fresh gradients.
+  auto loss_of = [&](const at::Tensor& x, const at::Tensor& beta_t) {
+    AutocastScope autocast(options_.device, perf_.bf16);
+    models::hvrnn::TrainOutput o = model_->forward_train(x, context_, 0.0, {});
+    o.loss = (o.nll_per_sample + beta_t * o.kl_per_sample).mean();
+    return o;
+  };
+  if (!graph_) {
+    FC_TRY_TORCH({
+      auto g = std::make_shared<Graph>();
+      g->frames = frames.clone();
+      g->beta = at::full({}, beta, frames.options());
+      const c10::DeviceIndex dev = options_.device.index();
+      c10::cuda::CUDAStream main = c10::cuda::getCurrentCUDAStream(dev);
+      c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, dev);
+      at::cuda::CUDAEvent ready;
+      ready.record(main);
+      ready.block(side);
+      {
+        c10::cuda::CUDAStreamGuard guard(side);
+        // Warm-up (cuDNN autotuning, allocator) on copies of the parameters' values: the
+        // parameters, their gradients and the optimizer state are left as they were.
+        std::vector<at::Tensor> saved;
+        at::Generator gen = at::cuda::detail::getDefaultCUDAGenerator(dev);
+        const at::Tensor rng = gen.get_state();  // the warm-up's noise is not the run's
+        {
+          at::NoGradGuard ng;
+          for (auto& p : model_->parameters()) saved.push_back(p.detach().clone());
+        }
+        for (int i = 0; i < 3; ++i) {
+          auto o = loss_of(g->frames, g->beta);
+          o.loss.backward();
+        }
+        {
+          at::NoGradGuard ng;
+          size_t i = 0;
+          for (auto& p : model_->parameters()) p.detach().copy_(saved[i++]);
+        }
+        gen.set_state(rng);
+        // Gradients allocated inside the capture: each replay writes them anew.
+        for (auto& p : model_->parameters()) p.mutable_grad() = at::Tensor();
+        const bool cache = at::autocast::is_autocast_cache_enabled();
+        at::autocast::set_autocast_cache_enabled(false);  // casts inside the graph
+        g->graph.capture_begin();
+        g->out = loss_of(g->frames, g->beta);
+        g->out.loss.backward();
+        g->graph.capture_end();
+        at::autocast::set_autocast_cache_enabled(cache);
+      }
+      at::cuda::CUDAEvent captured;
+      captured.record(side);
+      captured.block(main);
+      graph_ = g;
+    });
+    LogInfoOnce("performance.cuda_graphs: captured the hvrnn forward + loss + backward");
+  }
+  FC_TRY_TORCH({
+    graph_->frames.copy_(frames, /*non_blocking=*/true);
+    graph_->beta.fill_(beta);
+    graph_->graph.replay();
+  });
+  return graph_->out;
+#else
+  return Status::Internal("cuda_graphs in a build without CUDA");
+#endif
 }
 
 Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step) {
@@ -108,23 +251,18 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
 
   if (sync_) {
     sync_->ZeroGrad();
-  } else {
+  } else if (!use_graph_) {
     optimizer_->zero_grad();
-  }
+  }  // (a captured graph writes the gradients anew on each replay)
   const bool logging_step = IsLoggingStep(config_, 0, step_in_stage + 1);
-  double loss = 0, nll = 0, kl = 0, loader_wait_ms = 0, sync_wait_ms = 0;
-  std::vector<double> kl_level;
-  std::vector<at::Tensor> kl_channel;  // per level [C_l], summed over micro-batches
+  double loader_wait_ms = 0, sync_wait_ms = 0;
+  // [loss, nll, kl, kl1..klL] summed over micro-batches on the device (float64), read once below.
+  at::Tensor sums;
+  std::vector<at::Tensor> kl_channel;  // per level [C_l], summed over micro-batches (device)
+  size_t levels = 0;
   for (int64_t micro = 0; micro < accumulation_; ++micro) {
     const auto wait_start = std::chrono::steady_clock::now();
-    data::Batch batch;
-    if (loader_) {
-      FC_ASSIGN_OR_RETURN(batch, loader_->Next());
-    } else {
-      batch = options_.fixed_batch;
-      batch.global_step = global_step;
-      batch.micro = static_cast<int>(micro);
-    }
+    FC_ASSIGN_OR_RETURN(data::Batch batch, NextBatch(global_step, micro));
     loader_wait_ms += MsSince(wait_start);
     if (batch.global_step != global_step || batch.micro != micro) {
       return Status::Internal("data loader out of step: got step " +
@@ -132,7 +270,8 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
                               std::to_string(batch.micro) + ", want " +
                               std::to_string(global_step) + " micro " + std::to_string(micro));
     }
-    at::Tensor frames = batch.frames.to(options_.device, options_.dtype, /*non_blocking=*/true);
+    at::Tensor frames;
+    FC_TRY_TORCH(frames = batch.frames.to(options_.device, options_.dtype, /*non_blocking=*/true));
     models::hvrnn::NoiseFn noise;
     if (options_.keyed_noise) {
       // Global sample positions of this micro-batch (data/sampler.h).
@@ -148,29 +287,27 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
               Mix(seed ^ Mix(static_cast<uint64_t>(first + i) * 131 + level * 7919 + t)));
           per_sample.push_back(at::randn(one, gen, at::kFloat));
         }
-        return at::stack(per_sample).to(opts);
+        return at::stack(per_sample).to(opts, /*non_blocking=*/true);
       };
     }
     std::optional<dist::GradientSync::NoSyncGuard> no_sync;
     if (sync_ && micro + 1 < accumulation_) no_sync.emplace(sync_.get());
-    models::hvrnn::TrainOutput out;
+    FC_ASSIGN_OR_RETURN(models::hvrnn::TrainOutput out, ForwardBackward(frames, beta, noise));
     FC_TRY_TORCH({
-      out = model_->forward_train(frames, context_, beta, noise);
-      (out.loss / static_cast<double>(accumulation_)).backward();
-    });
-    loss += out.loss.item<double>() / accumulation_;
-    nll += out.nll.item<double>() / accumulation_;
-    kl += out.kl.item<double>() / accumulation_;
-    kl_level.resize(out.kl_per_level.size(), 0.0);
-    for (size_t l = 0; l < out.kl_per_level.size(); ++l)
-      kl_level[l] += out.kl_per_level[l].item<double>() / accumulation_;
-    if (logging_step) {
-      kl_channel.resize(out.kl_per_channel.size());
-      for (size_t l = 0; l < out.kl_per_channel.size(); ++l) {
-        at::Tensor c = out.kl_per_channel[l].detach().to(at::kCPU, at::kDouble) / accumulation_;
-        kl_channel[l] = kl_channel[l].defined() ? kl_channel[l] + c : c;
+      at::NoGradGuard ng;
+      std::vector<at::Tensor> parts = {out.loss.detach(), out.nll, out.kl};
+      for (const auto& k : out.kl_per_level) parts.push_back(k);
+      levels = out.kl_per_level.size();
+      at::Tensor v = at::stack(parts).to(at::kDouble) / static_cast<double>(accumulation_);
+      sums = sums.defined() ? sums + v : v;
+      if (logging_step) {
+        kl_channel.resize(out.kl_per_channel.size());
+        for (size_t l = 0; l < out.kl_per_channel.size(); ++l) {
+          at::Tensor c = out.kl_per_channel[l].detach().to(at::kDouble) / accumulation_;
+          kl_channel[l] = kl_channel[l].defined() ? kl_channel[l] + c : c;
+        }
       }
-    }
+    });
   }
   if (sync_) {
     // What the backward pass did not hide of the gradient all-reduce.
@@ -184,14 +321,19 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   }
   FC_TRY_TORCH(optimizer_->step());
 
+  // The step's one read of its scalars (after the optimizer's kernels are queued).
+  at::Tensor host;
+  FC_TRY_TORCH(host = sums.to(at::kCPU));
+  const double* v = host.data_ptr<double>();
   StepReport r;
-  r.scalars = {{"loss", loss}, {"nll", nll}, {"kl", kl}, {"beta", beta}, {"lr", lr}};
-  for (size_t l = 0; l < kl_level.size(); ++l)
-    r.scalars.emplace_back("kl" + std::to_string(l + 1), kl_level[l]);
+  r.scalars = {{"loss", v[0]}, {"nll", v[1]}, {"kl", v[2]}, {"beta", beta}, {"lr", lr}};
+  for (size_t l = 0; l < levels; ++l)
+    r.scalars.emplace_back("kl" + std::to_string(l + 1), v[3 + l]);
   r.details = {{"time/loader_wait_ms", loader_wait_ms}, {"time/grad_sync_wait_ms", sync_wait_ms}};
   if (logging_step) {
     // The gradient is the same on every rank after the sync: its norm needs no averaging.
     r.scalars.emplace_back("grad_norm", grad_norm);
+    for (auto& c : kl_channel) FC_TRY_TORCH(c = c.to(at::kCPU));
     FC_ASSIGN_OR_RETURN(auto active, KlChannelReport(kl_channel, &r.details));
     for (size_t l = 0; l < active.size(); ++l)
       r.scalars.emplace_back("active" + std::to_string(l + 1), static_cast<double>(active[l]));

@@ -20,6 +20,7 @@
 #include "data/loader.h"
 #include "dist/gradient_sync.h"
 #include "models/hvrnn/hvrnn.h"
+#include "train/performance.h"
 #include "train/trainer.h"
 
 namespace fc::train {
@@ -46,7 +47,24 @@ class HvrnnReplica {
   // active<l>, the number of level-l latent channels whose KL, averaged over the global batch,
   // space and time, exceeds kActiveChannelKl (collective: one all-reduce on those steps); the
   // per-channel KL values and the loader / gradient-sync wait times are in the report's details.
+  //
+  // Host synchronisation: the step's scalars are accumulated on the device over the micro-batches
+  // and read in one copy at the end of the step (the run loop needs the loss of every step for
+  // its non-finite guard); the logging-step diagnostics add their own reads. Nothing else in the
+  // step waits for the device.
+  //
+  // Performance (config.performance, train/performance.h): bf16 autocast around forward_train,
+  // channels-last parameters, device prefetch. cuda_graphs: on one CUDA rank with
+  // accumulation_steps 1, default noise (not keyed) and no activation checkpointing, the first
+  // step captures forward_train + loss + backward of one micro-batch into a CUDA graph (after 3
+  // warm-up iterations on a side stream that do not touch the parameters); every step then copies
+  // its frames and beta into the graph's static inputs and replays it, which writes the
+  // parameters' gradients, and runs the optimizer (and the logging-step diagnostics) eagerly. The
+  // reparameterisation noise comes from the CUDA default generator inside the graph (philox,
+  // advanced per replay as in eager mode). Anything else runs eagerly, said once in the log.
   Result<StepReport> Step(int64_t step_in_stage, int64_t global_step);
+  // Whether steps replay a captured CUDA graph (after the first step).
+  bool graph_captured() const;
 
   // A latent channel is "active" above this mean KL in nats (the thesis' figure 4.4, after
   // Maaloe et al. 2019).
@@ -77,9 +95,20 @@ class HvrnnReplica {
   // channel ("kl_channel/level<l>/<c>") and returns each level's active-channel count.
   Result<std::vector<int64_t>> KlChannelReport(const std::vector<at::Tensor>& kl_channel,
                                                Scalars* details);
+  // The next micro-batch (prefetcher, loader or fixed batch).
+  Result<data::Batch> NextBatch(int64_t global_step, int64_t micro);
+  // forward_train + loss + backward of one micro-batch (eager, or the captured graph).
+  Result<models::hvrnn::TrainOutput> ForwardBackward(const at::Tensor& frames, double beta,
+                                                     const models::hvrnn::NoiseFn& noise);
+  struct Graph;
+
   framecast::RunConfig config_;
   dist::Communicator* comm_ = nullptr;
   HvrnnReplicaOptions options_;
+  StepPerformance perf_;
+  bool use_graph_ = false;  // cuda_graphs requested and supported here
+  std::shared_ptr<Graph> graph_;
+  std::unique_ptr<data::DevicePrefetcher> prefetcher_;
   models::hvrnn::Hvrnn model_{nullptr};
   std::unique_ptr<dist::GradientSync> sync_;
   std::unique_ptr<torch::optim::Adam> optimizer_;

@@ -173,6 +173,10 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
       ++global_step;
       // faults: one all-reduce agrees on stop signals and non-finite values (train/faults.h).
+      // Host synchronisation: the trainers read their step's scalars once at the end of Step
+      // (README "Performance switches"); the guard needs the loss and the parameters' finiteness
+      // of every step before the next one starts, so the check stays per step, not per logging
+      // step: an undone step must be the last one.
       FC_ASSIGN_OR_RETURN(StepVerdict verdict,
                           guard.AfterStep(comm.get(), *trainer, &report, global_step));
       if (global_step == result.first_global_step + 1) comm->SetDeadline(StepDeadline(config));

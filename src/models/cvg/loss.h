@@ -11,11 +11,19 @@
 
 namespace fc::models::cvg {
 
-inline at::Tensor HingeDiscriminatorLoss(const at::Tensor& real_scores,
-                                         const at::Tensor& fake_scores) {
-  return at::relu(1 - real_scores).mean() + at::relu(1 + fake_scores).mean();
+// Scores of reduced precision (bf16 autocast) are reduced in fp32.
+inline at::Tensor FullPrecisionScores(const at::Tensor& s) {
+  return at::isReducedFloatingType(s.scalar_type()) ? s.to(at::kFloat) : s;
 }
 
-inline at::Tensor HingeGeneratorLoss(const at::Tensor& fake_scores) { return -fake_scores.mean(); }
+inline at::Tensor HingeDiscriminatorLoss(const at::Tensor& real_scores,
+                                         const at::Tensor& fake_scores) {
+  return at::relu(1 - FullPrecisionScores(real_scores)).mean() +
+         at::relu(1 + FullPrecisionScores(fake_scores)).mean();
+}
+
+inline at::Tensor HingeGeneratorLoss(const at::Tensor& fake_scores) {
+  return -FullPrecisionScores(fake_scores).mean();
+}
 
 }  // namespace fc::models::cvg

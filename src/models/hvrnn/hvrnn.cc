@@ -200,7 +200,9 @@ std::vector<at::Tensor> HvrnnImpl::TrainStep(const std::vector<at::Tensor>& in) 
     LatentNetOut p = prior[l]->as<LatentNet>()->forward(at::cat(pin, 1), ph, pc);
     qh = q.h, qc = q.c, ph = p.h, pc = p.c;
     zs.push_back(q.mu + q.sigma * eps);
-    kls.push_back(GaussianKl(q.mu, q.sigma, p.mu, p.sigma).sum({2, 3}));
+    // The KL and its reductions in the noise's (the parameters') dtype, also under bf16 autocast.
+    const auto f = eps.scalar_type();
+    kls.push_back(GaussianKl(q.mu.to(f), q.sigma.to(f), p.mu.to(f), p.sigma.to(f)).sum({2, 3}));
   }
   at::Tensor logits = Decode(prev, zs, &state, 4 * L);
   std::vector<at::Tensor> out = std::move(state);
@@ -274,7 +276,8 @@ TrainOutput HvrnnImpl::forward_train(const at::Tensor& clip, int64_t context, do
                                in, params)
             : TrainStep(in);
     state.assign(out.begin(), out.begin() + static_cast<int64_t>(n_state));
-    const at::Tensor& logits = out.back();
+    // The likelihood in the clip's dtype (logits are bf16 under autocast).
+    const at::Tensor logits = out.back().to(clip.scalar_type());
     const at::Tensor x = clip.select(1, D + t);
     if (c.likelihood() == framecast::HvrnnConfig::BERNOULLI) {
       nll = nll + at::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::None)
@@ -294,6 +297,8 @@ TrainOutput HvrnnImpl::forward_train(const at::Tensor& clip, int64_t context, do
   for (int64_t l = 1; l < L; ++l) kl = kl + kl_lv[l];
   TrainOutput o;
   o.loss = (nll + beta * kl).mean();
+  o.nll_per_sample = nll;
+  o.kl_per_sample = kl;
   o.nll = nll.detach().mean();
   o.kl = kl.detach().mean();
   for (int64_t l = 0; l < L; ++l) {

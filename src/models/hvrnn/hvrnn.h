@@ -17,7 +17,8 @@
 //     feat_r of the context (last frame, or the mean over context frames).
 // Loss per sequence: sum_t [NLL_t + beta * sum_l KL_t^l], NLL Gaussian 0.5 * sum (x - mean)^2 /
 // sigma^2 (constants dropped) or Bernoulli BCE; analytic KL; reduced by the mean over the batch,
-// so the loss of a concatenated batch is the mean of the parts' losses.
+// so the loss of a concatenated batch is the mean of the parts' losses. Under bf16 autocast the
+// layers run in bf16 but the NLL, the KL and every reduction of the loss run in the clip's dtype.
 //
 // Thread-safety: none (a torch::nn::Module). Device: follows the parameters (call ->to(device));
 // inputs must be on the same device. Noise comes from NoiseFn (default: at::randn with the current
@@ -50,6 +51,9 @@ struct TrainOutput {
   std::vector<at::Tensor> kl_per_level;    // [L] scalars, mean over batch, summed over t/space/ch
   std::vector<at::Tensor> kl_per_channel;  // per level [C_l]: mean over batch, space and time
   at::Tensor predictions;                  // [B, T, C, H, W] teacher-forced means (detached)
+  // [B] per-sample sum_t NLL_t and sum_t sum_l KL (not detached): loss = mean(nll + beta * kl),
+  // for callers that weight the KL with a tensor (a captured CUDA graph's step).
+  at::Tensor nll_per_sample, kl_per_sample;
 };
 
 // The frame encoder: per-resolution feature taps, fine to coarse.

@@ -1,5 +1,6 @@
 #include "models/hvrnn/step_checkpoint.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -16,6 +17,9 @@ using torch::autograd::Edge;
 using torch::autograd::Node;
 using torch::autograd::variable_list;
 
+// The device types whose autocast state the recompute reproduces.
+constexpr at::DeviceType kTypes[2] = {at::kCPU, at::kCUDA};
+
 // The backward node: recompute, then differentiate the recomputed graph.
 class StepRecompute : public Node {
  public:
@@ -24,7 +28,14 @@ class StepRecompute : public Node {
       : fn_(std::move(fn)),
         inputs_(std::move(inputs)),
         input_grad_(std::move(input_grad)),
-        params_(std::move(params)) {}
+        params_(std::move(params)) {
+    // The recompute runs under the forward's autocast state (bf16 steps), which the backward
+    // pass (possibly on another thread) does not carry.
+    for (int i = 0; i < 2; ++i) {
+      autocast_[i] = at::autocast::is_autocast_enabled(kTypes[i]);
+      autocast_dtype_[i] = at::autocast::get_autocast_dtype(kTypes[i]);
+    }
+  }
 
   std::string name() const override { return "fc::models::hvrnn::StepRecompute"; }
 
@@ -34,6 +45,24 @@ class StepRecompute : public Node {
     std::vector<at::Tensor> leaves;
     {
       at::AutoGradMode enable(true);
+      bool saved[2];
+      at::ScalarType saved_dtype[2];
+      for (int i = 0; i < 2; ++i) {
+        saved[i] = at::autocast::is_autocast_enabled(kTypes[i]);
+        saved_dtype[i] = at::autocast::get_autocast_dtype(kTypes[i]);
+        at::autocast::set_autocast_enabled(kTypes[i], autocast_[i]);
+        at::autocast::set_autocast_dtype(kTypes[i], autocast_dtype_[i]);
+      }
+      struct Restore {
+        bool* on;
+        at::ScalarType* dt;
+        ~Restore() {
+          for (int i = 0; i < 2; ++i) {
+            at::autocast::set_autocast_enabled(kTypes[i], on[i]);
+            at::autocast::set_autocast_dtype(kTypes[i], dt[i]);
+          }
+        }
+      } restore{saved, saved_dtype};
       std::vector<at::Tensor> in(inputs_.size());
       for (size_t i = 0; i < inputs_.size(); ++i) {
         if (!inputs_[i].defined()) continue;
@@ -74,6 +103,8 @@ class StepRecompute : public Node {
 
  private:
   StepFn fn_;
+  bool autocast_[2];
+  at::ScalarType autocast_dtype_[2];
   std::vector<at::Tensor> inputs_;
   std::vector<bool> input_grad_;
   std::vector<at::Tensor> params_;
