@@ -3,22 +3,23 @@
 Reads the same RunConfig text file as framecast (a small text-format parser; the venv has no
 google.protobuf), applies the same defaults as ApplyCvgDefaults, builds the same architecture (same
 modules, same widths, same parameter counts) and times one CVG iteration: 2 discriminator steps
-(each on a fresh real batch and fresh fakes generated under no-grad) and 1 generator step, Adam on
+(each on a real window of the fixed real batch and fresh fakes generated under no-grad) and 1 generator step, Adam on
 both networks. Level k > 1 also runs the frozen generators of levels 1..k-1 (eval mode, no-grad)
 to make its input, as in training.
 
-  cvg_step.py CONFIG [--level 1] [--batch N] [--steps 5] [--warmup 2] [--threads 1] [--device cpu|cuda]
+  cvg_step.py CONFIG [--level 1] [--batch N] [--steps 5] [--warmup 2] [--threads 1]
+                [--device cpu|cuda] [--precision fp32|bf16] [--compile]
   cvg_step.py CONFIG --level K --count-only    # {"params_g": N, "params_d": N} (meta device)
+  cvg_step.py CONFIG --level K --batch N --count-flops   # {"flops": N, "flops_method": ...}
 
-Prints one JSON line: {"ms_per_iter", "clips_per_s", "peak_mem_mb", "params_g", "params_d"}.
+Prints one JSON line: {"mode", "ms_per_iter" (median), "clips_per_s", "peak_mem_mb", "params_g",
+"params_d"}, or {"mode": "compile", "error": why} when torch.compile cannot build on this machine.
 peak_mem_mb is the CUDA allocator's peak on cuda and the process's peak RSS (ru_maxrss) on cpu.
+The real clips are one fixed batch of the last level's full length (as `framecast bench step`
+gives the trainer), viewed at the level each D step.
 """
 import argparse
-import json
-import math
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -27,23 +28,7 @@ import torch.nn.functional as F
 # ---- protobuf text format: pbtxt.py, shared by the peers ---------------------------------------------
 
 from pbtxt import parse_pbtxt, get_field as _get, get_int as _int, get_float as _float, as_bool as _bool  # noqa: E402,F401
-
-
-def _get(msg, name, default=None):
-    v = msg.get(name)
-    return v[0] if v else default
-
-
-def _int(msg, name, default=0):
-    return int(float(_get(msg, name, default)))
-
-
-def _float(msg, name, default=0.0):
-    return float(_get(msg, name, default))
-
-
-def _bool(v):
-    return str(v).lower() in ("true", "1", "t")
+import peer_common as pc  # noqa: E402
 
 
 # ---- defaults (mirror of ApplyCvgDefaults in src/models/cvg/config.cc) --------------------------
@@ -108,6 +93,11 @@ def cvg_config(c):
         for name in ("spatial", "temporal", "matching"):
             L[name] = _disc((lv.get(name) or [{}])[0], i, L["res"])
         levels.append(L)
+    # frame_skip: the last level's defaults to 1, level i-1's to level i's x temporal_upsample.
+    for i in reversed(range(len(levels))):
+        L = levels[i]
+        L["skip"] = _int(c["levels"][i], "frame_skip") or (1 if i == len(levels) - 1
+                                                           else levels[i + 1]["skip"] * levels[i + 1]["tu"])
     for i, L in enumerate(levels):
         if i == 0:
             L["train_frames"], L["in_frames"], L["in_res"] = L["frames"], 0, 0
@@ -138,14 +128,18 @@ class SN:
         if not self.sn_enabled:
             return w
         mat = w.reshape(w.size(0), -1)
-        with torch.no_grad():
-            u = self.u
-            for _ in range(self.sn_iters):
-                v = F.normalize(mat.t() @ u, dim=0, eps=1e-12)
-                u = F.normalize(mat @ v, dim=0, eps=1e-12)
-            if self.training:
-                self.u.copy_(u)
-        sigma = torch.dot(u, mat @ v)
+        # The power iteration and sigma run outside autocast (fp32), as framecast's bf16 step does.
+        on = w.device.type in ("cpu", "cuda") and torch.is_autocast_enabled(w.device.type)
+        fp32 = torch.autocast(w.device.type, enabled=False) if on else _nullctx()
+        with fp32:
+            with torch.no_grad():
+                u = self.u
+                for _ in range(self.sn_iters):
+                    v = F.normalize(mat.t() @ u, dim=0, eps=1e-12)
+                    u = F.normalize(mat @ v, dim=0, eps=1e-12)
+                if self.training:
+                    self.u.copy_(u)
+            sigma = torch.dot(u, mat @ v)
         if self.training:
             with torch.no_grad():
                 self.sv.copy_(sigma)
@@ -445,8 +439,10 @@ def pyramid_down(clip, k, r):
     B, T, C, H, W = x.shape
     if H == r and W == r:
         return x
-    return F.interpolate(x.reshape(B * T, C, H, W), size=(r, r), mode="bilinear", align_corners=False,
-                         antialias=True).view(B, T, C, r, r)
+    # In fp32 (antialiased bilinear has no bf16 CPU kernel), back to the input's dtype.
+    y = F.interpolate(x.reshape(B * T, C, H, W).float(), size=(r, r), mode="bilinear", align_corners=False,
+                      antialias=True)
+    return y.to(x.dtype).view(B, T, C, r, r)
 
 
 class Discriminators(nn.Module):
@@ -499,114 +495,178 @@ def crop(x, k):
     return x.gather(1, idx)
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("config")
-    p.add_argument("--level", type=int, default=1)
-    p.add_argument("--batch", type=int, default=0, help="per-process batch; default data.global_batch")
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--count-only", action="store_true")
-    a = p.parse_args()
-    run = parse_pbtxt(open(a.config).read())
-    cfg = cvg_config(_get(_get(run, "model"), "cvg"))
-    lvl = a.level - 1
-    if not 0 <= lvl < len(cfg["levels"]):
-        sys.exit(f"--level {a.level}: the config has {len(cfg['levels'])} level(s)")
-    if a.count_only:
-        with torch.device("meta"):
-            g, d = Generator(cfg, lvl), Discriminators(cfg, lvl)
-        print(json.dumps({"params_g": count(g), "params_d": count(d)}))
-        return
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    dev = torch.device(a.device)
-    B = a.batch or _int(_get(run, "data", {}), "global_batch", 8)
-    L = cfg["levels"][lvl]
-    G, D = Generator(cfg, lvl).to(dev), Discriminators(cfg, lvl).to(dev)
-    ortho_init(G)
-    ortho_init(D)
-    frozen = []
-    for j in range(lvl):
-        f = Generator(cfg, j).to(dev).eval()
-        f.requires_grad_(False)
-        frozen.append(f)
-    lrs = {}
-    for o in run.get("optimizers", []):
-        lrs[_get(o, "network")] = (_float(o, "lr"), _get(o, "adam", {}) or {})
+class Iteration:
+    """One CVG iteration of level `lvl` (0-based) as the framecast trainer runs it
+    (src/train/cvg_family.cc, CvgReplica::Step): per D step the fixed real batch viewed at the level
+    (PyramidDown to the level's frame skip and resolution, a random train_frames window, its low-res
+    view) and fresh fakes under no-grad (fresh z and uniform labels; frozen levels in eval mode at
+    their training length on random windows); hinge losses; then one G step with D frozen."""
 
-    def adam(params, name, lr_default):
-        lr, ad = lrs.get(name, (lr_default, {}))
-        return torch.optim.Adam(params, lr=lr, betas=(_float(ad, "beta1", 0.0), _float(ad, "beta2", 0.999) or 0.999))
+    def __init__(self, run, cfg, lvl, B, dev, precision="fp32", compile_=False, init=True):
+        self.cfg, self.lvl, self.B, self.dev, self.precision = cfg, lvl, B, dev, precision
+        L = self.L = cfg["levels"][lvl]
+        last = cfg["levels"][-1]
+        data = _get(run, "data", {}) or {}
+        self.T_full = _int(data, "context_frames") + _int(data, "predicted_frames") or last["frames"]
+        self.ratio = L["skip"] // last["skip"]
+        with dev if dev.type == "meta" else _nullctx():
+            G, D = Generator(cfg, lvl).to(dev), Discriminators(cfg, lvl).to(dev)
+            frozen = []
+            for j in range(lvl):
+                f = Generator(cfg, j).to(dev).eval()
+                f.requires_grad_(False)
+                frozen.append(f)
+        if init:
+            ortho_init(G)
+            ortho_init(D)
+        self.G, self.D, self.frozen = G, D, frozen
+        self.cG, self.cD, *self.cfrozen = pc.compile_modules([G, D] + frozen, compile_)
+        lrs = {}
+        for o in run.get("optimizers", []):
+            lrs[_get(o, "network")] = (_float(o, "lr"), _get(o, "adam", {}) or {})
 
-    opt_g = adam(G.parameters(), f"level{a.level}/G", 1e-4)
-    opt_d = adam(D.parameters(), f"level{a.level}/D", 5e-4)
-    C, R, T, ncls = cfg["channels"], L["res"], L["train_frames"], cfg["num_classes"]
+        def adam(params, name, lr_default):
+            lr, ad = lrs.get(name, (lr_default, {}))
+            return torch.optim.Adam(params, lr=lr, betas=(_float(ad, "beta1", 0.0), _float(ad, "beta2", 0.999) or 0.999),
+                                    eps=_float(ad, "eps", 0.0) or 1e-8)
 
-    def labels():
-        return torch.randint(0, ncls, (B,), device=dev) if ncls > 0 else None
+        self.opt_g = adam(G.parameters(), f"level{lvl + 1}/G", 1e-4)
+        self.opt_d = adam(D.parameters(), f"level{lvl + 1}/D", 5e-4)
+        ncls, C, R = cfg["num_classes"], cfg["channels"], last["res"]
+        # The fixed real batch (framecast's fixed_batch): [0, 1] clips of the last level's full length.
+        self.full = torch.rand(B, self.T_full, C, R, R, device=dev)
+        self.real_y = torch.randint(0, ncls, (B,), device=dev) if ncls > 0 else None
 
-    def fake_input(y):
-        if lvl == 0:
+    def labels(self):
+        n = self.cfg["num_classes"]
+        return torch.randint(0, n, (self.B,), device=self.dev) if n > 0 else None
+
+    def fake_input(self, y):
+        if self.lvl == 0:
             return None
         with torch.no_grad():
             x = None
-            for j, f in enumerate(frozen):
+            for j, f in enumerate(self.cfrozen):
                 if j > 0:
-                    x = crop(x, cfg["levels"][j]["in_frames"])
-                x = f(torch.randn(B, f.z, device=dev), y, x)
-            return crop(x, L["in_frames"])
+                    x = crop(x, self.cfg["levels"][j]["in_frames"])
+                x = f(torch.randn(self.B, self.frozen[j].z, device=self.dev), y, x)
+            return crop(x, self.L["in_frames"])
 
-    def real_batch():
-        clip = torch.rand(B, T, C, R, R, device=dev) * 2 - 1
-        low = pyramid_down(clip, L["tu"], L["in_res"]) if lvl > 0 else None
-        return clip, low
+    def real_batch(self):
+        L = self.L
+        x = pyramid_down(self.full * 2 - 1, self.ratio, L["res"])
+        x = crop(x, L["train_frames"])
+        low = pyramid_down(x, L["tu"], L["in_res"]) if self.lvl > 0 else None
+        return x, low
 
-    def iteration():
-        for _ in range(2):
-            y = labels()
-            real, real_low = real_batch()
-            low = fake_input(y)
+    def d_step(self, step_optimizer=True):
+        B, L, dev, T, k = self.B, self.L, self.dev, self.L["train_frames"], self.L["spatial_frames"]
+        for p in self.D.parameters():
+            p.requires_grad_(True)
+        y = self.labels()
+        with pc.autocast(dev, self.precision):
+            real, real_low = self.real_batch()
+            low = self.fake_input(y)
             with torch.no_grad():
-                fake = G(torch.randn(B, L["z"], device=dev), y, low)
-            k = L["spatial_frames"]
-            s_real = D(real, real_low, y, sample_frames(B, T, k, dev))
-            s_fake = D(fake, low, y, sample_frames(B, T, k, dev))
+                fake = self.cG(torch.randn(B, L["z"], device=dev), y, low)
+            s_real = self.cD(real, real_low, self.real_y, sample_frames(B, T, k, dev))
+            s_fake = self.cD(fake, low, y, sample_frames(B, T, k, dev))
             loss_d = torch.relu(1 - s_real).mean() + torch.relu(1 + s_fake).mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-        y = labels()
-        low = fake_input(y)
-        fake = G(torch.randn(B, L["z"], device=dev), y, low)
-        loss_g = -D(fake, low, y, sample_frames(B, T, L["spatial_frames"], dev)).mean()
-        opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        if step_optimizer:
+            self.opt_d.step()
+        return loss_d
+
+    def g_step(self, step_optimizer=True):
+        B, L, dev, T, k = self.B, self.L, self.dev, self.L["train_frames"], self.L["spatial_frames"]
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+        y = self.labels()
+        with pc.autocast(dev, self.precision):
+            low = self.fake_input(y)
+            fake = self.cG(torch.randn(B, L["z"], device=dev), y, low)
+            loss_g = -self.cD(fake, low, y, sample_frames(B, T, k, dev)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        opt_g.step()
-        return loss_d.item() + loss_g.item()
+        if step_optimizer:
+            self.opt_g.step()
+        return loss_g
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+    def run(self):
+        """One iteration; returns the last D loss and the G loss (tensors: no host synchronisation)."""
+        for _ in range(2):
+            loss_d = self.d_step()
+        return loss_d, self.g_step()
 
-    for _ in range(a.warmup):
-        iteration()
-    sync()
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        iteration()
-    sync()
-    ms = (time.perf_counter() - t0) * 1000 / a.steps
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps({"ms_per_iter": round(ms, 3), "clips_per_s": round(B * 1000 / ms, 3),
-                      "peak_mem_mb": round(peak, 1), "params_g": count(G), "params_d": count(D),
-                      "level": a.level, "batch": B, "device": str(dev)}))
 
+def _nullctx():
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config")
+    p.add_argument("--level", type=int, default=1, help="1-based level to train")
+    p.add_argument("--batch", type=int, default=0, help="per-process batch; default data.global_batch")
+    pc.add_common_args(p)
+    a = p.parse_args()
+    with open(a.config) as f:
+        run = parse_pbtxt(f.read())
+    model = _get(run, "model", {}) or {}
+    if "cvg" not in model:
+        sys.exit(f"{a.config}: model.cvg: missing (not a CVG config)")
+    cfg = cvg_config(_get(model, "cvg"))
+    lvl = a.level - 1
+    if not 0 <= lvl < len(cfg["levels"]):
+        sys.exit(f"--level {a.level}: the config has {len(cfg['levels'])} level(s)")
+    B = a.batch or _int(_get(run, "data", {}) or {}, "global_batch", 8)
+    if a.count_only:
+        with torch.device("meta"):
+            g, d = Generator(cfg, lvl), Discriminators(cfg, lvl)
+        pc.emit({"params_g": count(g), "params_d": count(d)})
+        return
+    pc.setup(torch.device(a.device), a.threads)
+    torch.manual_seed(0)
+    def flops():
+        def once(dev, b, counter):
+            # The two D steps have the same shapes: one is counted, twice.
+            it = Iteration(run, cfg, lvl, b, dev, a.precision, False, init=dev.type != "meta")
+            it.d_step(step_optimizer=False)
+            d = counter.get_total_flops()
+            it.g_step(step_optimizer=False)
+            return 2 * d + (counter.get_total_flops() - d)
+        r = pc.count_flops(once, B)
+        r["counted"] = "2 D steps + 1 G step of the level, forward and backward, incl. the frozen levels' forward"
+        return r
+
+    if a.count_flops:
+        pc.emit(dict(flops(), level=a.level, batch=B))
+        return
+    dev = torch.device(a.device)
+    mode = "compile" if a.compile else "eager"
+    it = Iteration(run, cfg, lvl, B, dev, a.precision, a.compile)
+    pc.reset_peak(dev)
+
+    def step():
+        loss_d, loss_g = it.run()
+        return loss_d.item() + loss_g.item()  # framecast reads both losses every iteration too
+
+    try:
+        ms = pc.median_ms(step, a.warmup, a.steps, dev)
+    except Exception as e:  # torch.compile unable to build on this machine
+        if not a.compile:
+            raise
+        pc.emit(dict(flops() if a.with_flops else {}, mode=mode, error="torch.compile failed: " + pc.first_line(e)))
+        return
+    out = {"mode": mode, "ms_per_iter": round(ms, 3), "clips_per_s": round(B * 1000 / ms, 3),
+           "peak_mem_mb": round(pc.peak_mem_mb(dev), 1), "params_g": count(it.G), "params_d": count(it.D),
+           "level": a.level, "batch": B, "device": str(dev), "precision": a.precision}
+    if a.with_flops:  # after the peak was read
+        del it
+        out.update(flops())
+    pc.emit(out)
 
 if __name__ == "__main__":
     main()

@@ -6,17 +6,16 @@ architecture (same modules, same widths, same parameter count), and times
 forward_train + backward + Adam on random clips of the config's shapes.
 
   hvrnn_step.py CONFIG [--batch N] [--steps 5] [--warmup 2] [--threads 1] [--device cpu|cuda]
+                 [--precision fp32|bf16] [--compile]
   hvrnn_step.py CONFIG --count-only     # prints {"params": N} and exits (meta device, no memory)
+  hvrnn_step.py CONFIG --batch N --count-flops   # {"flops": N, "flops_method": ...}
 
-Prints one JSON line: {"ms_per_step", "sequences_per_s", "peak_mem_mb", "params"}.
+Prints one JSON line: {"mode", "ms_per_step" (median), "sequences_per_s", "peak_mem_mb", "params"},
+or {"mode": "compile", "error": why} when torch.compile cannot build on this machine.
 peak_mem_mb is the CUDA allocator's peak on cuda and the process's peak RSS (ru_maxrss) on cpu.
 """
 import argparse
-import json
-import math
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 # ---- protobuf text format: pbtxt.py, shared by the peers ---------------------------------------------
 
 from pbtxt import parse_pbtxt, get_field as _get, get_int as _int, get_float as _float, as_bool as _bool  # noqa: E402,F401
+import peer_common as pc  # noqa: E402
 
 
 # ---- defaults (mirror of ApplyHvrnnDefaults in src/models/hvrnn/config.cc) ------------------------
@@ -310,11 +310,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("config")
     p.add_argument("--batch", type=int, default=0, help="sequences per step (default: data.global_batch)")
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--count-only", action="store_true")
+    pc.add_common_args(p)
     a = p.parse_args()
     with open(a.config) as f:
         run = parse_pbtxt(f.read())
@@ -325,13 +321,28 @@ def main():
     if a.count_only:
         with torch.device("meta"):
             m = Hvrnn(c)
-        print(json.dumps({"params": sum(t.numel() for t in m.parameters())}))
+        pc.emit({"params": sum(t.numel() for t in m.parameters())})
         return
-    torch.set_num_threads(a.threads)
+    pc.setup(torch.device(a.device), a.threads)
     torch.manual_seed(1234)
     data = _get(run, "data", {})
     D, T = _int(data, "context_frames"), _int(data, "predicted_frames")
     batch = a.batch or _int(data, "global_batch")
+    def flops():
+        def once(dev, b, counter):
+            with dev:
+                m = Hvrnn(c)
+                clip = torch.rand(b, D + T, c["image_channels"], c["image_size"], c["image_size"])
+            with pc.autocast(dev, a.precision):
+                loss = m.forward_train(clip, D, 1.0)[0]
+            loss.backward()
+        r = pc.count_flops(once, batch)
+        r["counted"] = "one step's forward_train and backward"
+        return r
+
+    if a.count_flops:
+        pc.emit(dict(flops(), batch=batch))
+        return
     dev = torch.device(a.device)
     m = Hvrnn(c).to(dev)
     o = (_get(run, "optimizers") or {})
@@ -340,29 +351,32 @@ def main():
                            betas=(_float(adam, "beta1") or 0.9, _float(adam, "beta2") or 0.999),
                            eps=_float(adam, "eps") or 1e-8, weight_decay=_float(o, "weight_decay"))
     clip = torch.rand(batch, D + T, c["image_channels"], c["image_size"], c["image_size"], device=dev)
-    times = []
-    for i in range(a.warmup + a.steps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    forward_train = torch.compile(m.forward_train) if a.compile else m.forward_train
+    mode = "compile" if a.compile else "eager"
+    pc.reset_peak(dev)
+    last = {}
+
+    def step():
         opt.zero_grad(set_to_none=True)
-        loss = m.forward_train(clip, D, 1.0)[0]
+        with pc.autocast(dev, a.precision):
+            loss = forward_train(clip, D, 1.0)[0]
         loss.backward()
         opt.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    ms = 1e3 * times[len(times) // 2]
-    if dev.type == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"ms_per_step": round(ms, 3), "sequences_per_s": round(batch / (ms / 1e3), 3),
-                      "peak_mem_mb": round(peak, 1), "params": sum(t.numel() for t in m.parameters()),
-                      "loss": float(loss.detach())}))
+        last["loss"] = loss.item()  # framecast reads the loss every step too
 
+    try:
+        ms = pc.median_ms(step, a.warmup, a.steps, dev)
+    except Exception as e:  # torch.compile unable to build on this machine
+        if not a.compile:
+            raise
+        pc.emit(dict(flops() if a.with_flops else {}, mode=mode, error="torch.compile failed: " + pc.first_line(e)))
+        return
+    out = {"mode": mode, "ms_per_step": round(ms, 3), "sequences_per_s": round(batch / (ms / 1e3), 3),
+           "peak_mem_mb": round(pc.peak_mem_mb(dev), 1), "params": sum(t.numel() for t in m.parameters()),
+           "loss": last.get("loss"), "precision": a.precision}
+    if a.with_flops:  # after the peak was read
+        out.update(flops())
+    pc.emit(out)
 
 if __name__ == "__main__":
     main()

@@ -60,7 +60,12 @@ def get_field(msg, name, default=None):
 
 
 def get_int(msg, name, default=0):
-    return int(get_field(msg, name, default))
+    """An integer field; a value written as a float ("8.0", "1e3") is accepted and truncated."""
+    v = get_field(msg, name, default)
+    try:
+        return int(v)
+    except ValueError:
+        return int(float(v))
 
 
 def get_float(msg, name, default=0.0):

@@ -1,30 +1,53 @@
-// framecast bench step CONFIG: one training step of a config's model (forward, backward, optimizer)
-// on one device, timed, next to the same step in PyTorch Python eager
-// (bench/peers/<family>_step.py) run by this command on the same machine and threads, so both rows
-// come from one run.
+// framecast bench step CONFIG: one training step of a config's model on one device, timed, next to
+// the same step in PyTorch (bench/peers/<family>_step.py: eager, torch.compile, or both), each peer
+// run by this command in its own process on the same machine and threads, so all rows come from
+// one invocation.
 //
-// Both sides build the model from the same config, draw random clips of the config's shapes
-// once before timing, and report the median ms/step over --steps after --warmup, sequences/s, and
-// peak memory: the CUDA caching allocator's peak on a GPU, the process's peak RSS on the CPU.
+// framecast's row is the product's own step with no data source: the family's replica
+// (train/cvg_family.h CvgReplica, train/hvrnn_family.h HvrnnReplica) built with comm == nullptr
+// and options.fixed_batch, a batch of random clips drawn once before timing (every micro-batch
+// uses it), so a step costs only the step:
+//   CVG:   one iteration of level K (2 D steps + 1 G step; levels before K frozen and generating
+//          the level's input), CvgReplica::Step after Seek(K - 1, 0); clips of the last level's
+//          full length and resolution, labels uniform when the cascade is class-conditional.
+//   HVRNN: HvrnnReplica::Step (teacher-forced ELBO incl. KL, backward, Adam).
+// The timed steps are never logging steps (the config's logging and stage lengths are set so):
+// gradient norms and per-channel KL reports are logging extras the peers do not compute.
+//
+// Each row: median ms per step over --steps after --warmup, clips/s (sequences/s for HVRNN), peak
+// memory (the CUDA caching allocator's peak on a GPU; the process's peak RSS on the CPU, a
+// process-wide high-water mark: framecast is measured in this process before any peer, each peer
+// in its own process), MFU and framecast's speed-up over the row. MFU = FLOPs per step / seconds
+// per step / peak FLOP/s; FLOPs are counted once by the peer (--count-flops,
+// torch.utils.flop_counter.FlopCounterMode): the architectures are identical, so the count serves
+// every row. Parameter counts of framecast and every peer must be equal (else exit 1).
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
 #include <torch/cuda.h>
-#include <torch/optim/adam.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #ifdef FRAMECAST_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
 #endif
 
 #include "bench/commands.h"
+#include "bench/peak_flops.h"
 #include "config/run_config.h"
-#include "models/hvrnn/hvrnn.h"
+#include "models/cvg/config.h"
+#include "nn/init.h"
+#include "train/cvg_family.h"
+#include "train/hvrnn_family.h"
 #include "util/flags.h"
 #include "util/logging.h"
 #include "util/torch_status.h"
@@ -32,16 +55,64 @@
 namespace fc::bench {
 namespace {
 
+// Stage lengths and logging period far beyond any benchmark, so no timed step is a logging step.
+constexpr int64_t kNever = int64_t{1} << 40;
+
 struct Row {
   std::string impl;
-  double ms = 0, seq_per_s = 0, peak_mb = 0;
-  int64_t params = 0;
+  std::string na;  // non-empty: the row could not be measured, and why
+  double ms = 0, per_s = 0, peak_mb = 0;
+  double base_mb = -1;                  // framecast on the CPU: RSS before the model was built
+  int64_t params_g = 0, params_d = -1;  // HVRNN: params_g is the model's, params_d -1
+};
+
+struct Options {
+  std::string path, dev, python, precision;
+  std::vector<std::string> peer_modes;  // "eager", "compile"
+  int64_t batch = 0, steps = 5, warmup = 2, threads = 1;
+  double peak_tflops = 0;
+  at::Device device = at::kCPU;
 };
 
 double PeakRssMb() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0;
+}
+
+double CurrentRssMb() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, resident = 0;
+  if (!(in >> pages >> resident)) return -1;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
+}
+
+void ResetCudaPeak(at::Device device) {
+#ifdef FRAMECAST_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+#endif
+  (void)device;
+}
+
+double PeakMb(at::Device device) {
+#ifdef FRAMECAST_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+               .peak /
+           1048576.0;
+  }
+#endif
+  (void)device;
+  return PeakRssMb();
+}
+
+std::string CudaDeviceName() {
+#ifdef FRAMECAST_WITH_CUDA
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) return prop.name;
+#endif
+  return "";
 }
 
 double JsonNumber(const std::string& json, const std::string& key) {
@@ -51,173 +122,459 @@ double JsonNumber(const std::string& json, const std::string& key) {
   return colon == std::string::npos ? -1 : std::strtod(json.c_str() + colon + 1, nullptr);
 }
 
-Result<Row> RunPeer(const std::string& python, const std::string& script, const std::string& cfg,
-                    int64_t batch, int64_t steps, int64_t warmup, int64_t threads,
-                    const std::string& device) {
-  const std::string cmd = "'" + python + "' '" + script + "' '" + cfg + "' --batch " +
-                          std::to_string(batch) + " --steps " + std::to_string(steps) +
-                          " --warmup " + std::to_string(warmup) + " --threads " +
-                          std::to_string(threads) + " --device " + device;
-  FILE* p = popen(cmd.c_str(), "r");
+std::string JsonString(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\"");
+  if (at == std::string::npos) return "";
+  auto q = json.find('"', json.find(':', at));
+  if (q == std::string::npos) return "";
+  std::string out;
+  for (size_t i = q + 1; i < json.size() && json[i] != '"'; ++i) {
+    if (json[i] == '\\' && i + 1 < json.size()) ++i;
+    out += json[i];
+  }
+  return out;
+}
+
+// The effective config (overrides and defaults applied) in a temporary file for the peers.
+class TempConfig {
+ public:
+  static Result<TempConfig> Write(const std::string& text) {
+    char name[] = "/tmp/framecast-bench-XXXXXX.pbtxt";
+    const int fd = mkstemps(name, 6);
+    if (fd < 0) return Status::IoError("cannot create a temporary config in /tmp");
+    const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    TempConfig t;
+    t.path_ = name;
+    if (!ok) return Status::IoError(t.path_ + ": cannot write the effective config");
+    return t;
+  }
+  TempConfig() = default;
+  TempConfig(TempConfig&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempConfig& operator=(TempConfig&&) = delete;
+  ~TempConfig() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs a peer command; returns its last output line that starts with '{' (its JSON result).
+Result<std::string> RunPython(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (p == nullptr) return Status::IoError("cannot start " + cmd);
   std::string out;
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
   const int rc = pclose(p);
-  const auto brace = out.rfind('{');
-  if (rc != 0 || brace == std::string::npos)
-    return Status::Internal("the PyTorch peer failed (" + cmd + "): " + out.substr(0, 400));
-  const std::string json = out.substr(brace);
+  std::string json;
+  size_t start = 0;
+  while (start < out.size()) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    if (out[start] == '{') json = out.substr(start, end - start);
+    start = end + 1;
+  }
+  if (rc != 0 || json.empty()) {
+    const std::string tail = out.size() > 600 ? out.substr(out.size() - 600) : out;
+    return Status::Internal("the PyTorch peer failed (" + cmd + "): " + tail);
+  }
+  return json;
+}
+
+std::string PeerCommand(const Options& o, const std::string& script, const std::string& cfg,
+                        const std::string& extra) {
+  return "'" + o.python + "' '" + std::string(FRAMECAST_SOURCE_DIR) + "/bench/peers/" + script +
+         "' '" + cfg + "' --batch " + std::to_string(o.batch) + " --precision " + o.precision +
+         " --threads " + std::to_string(o.threads) + extra;
+}
+
+struct FlopCount {
+  double flops = -1;
+  std::string method;  // or why there is no count
+};
+
+// One peer row; with `flops`, the peer also counts the FLOPs of one step (after its timing and
+// peak memory) into *flops.
+Result<Row> RunPeer(const Options& o, const std::string& script, const std::string& cfg,
+                    const std::string& level_arg, const std::string& mode, bool cvg,
+                    FlopCount* flops) {
+  const std::string cmd = PeerCommand(o, script, cfg,
+                                      level_arg + " --steps " + std::to_string(o.steps) +
+                                          " --warmup " + std::to_string(o.warmup) + " --device " +
+                                          o.dev + (mode == "compile" ? " --compile" : "") +
+                                          (flops != nullptr ? " --with-flops" : ""));
+  FC_ASSIGN_OR_RETURN(std::string json, RunPython(cmd));
+  if (flops != nullptr && JsonNumber(json, "flops") > 0)
+    *flops = FlopCount{JsonNumber(json, "flops"), JsonString(json, "flops_method")};
   Row r;
-  r.impl = "pytorch eager";
-  r.ms = JsonNumber(json, "ms_per_step");
-  r.seq_per_s = JsonNumber(json, "sequences_per_s");
+  r.impl = "pytorch " + mode;
+  r.na = JsonString(json, "error");
+  if (!r.na.empty()) return r;
+  r.ms = JsonNumber(json, cvg ? "ms_per_iter" : "ms_per_step");
+  r.per_s = JsonNumber(json, cvg ? "clips_per_s" : "sequences_per_s");
   r.peak_mb = JsonNumber(json, "peak_mem_mb");
-  r.params = static_cast<int64_t>(JsonNumber(json, "params"));
+  r.params_g = static_cast<int64_t>(JsonNumber(json, cvg ? "params_g" : "params"));
+  r.params_d = cvg ? static_cast<int64_t>(JsonNumber(json, "params_d")) : -1;
   return r;
 }
 
-Result<Row> RunHvrnn(const framecast::RunConfig& c, int64_t batch, int64_t steps, int64_t warmup,
-                     at::Device device) {
+FlopCount CountFlops(const Options& o, const std::string& script, const std::string& cfg,
+                     const std::string& level_arg) {
+  auto json = RunPython(PeerCommand(o, script, cfg, level_arg + " --count-flops"));
+  if (!json.ok()) return FlopCount{-1, "not counted: " + json.status().message().substr(0, 200)};
+  return FlopCount{JsonNumber(json.value(), "flops"), JsonString(json.value(), "flops_method")};
+}
+
+// Times `step` (warmup + steps calls) on the device; median ms of the timed calls.
+Result<double> MedianMs(const Options& o, const std::function<Status()>& step) {
+  std::vector<double> ms;
+  for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
+    if (o.device.is_cuda()) torch::cuda::synchronize(o.device.index());
+    const auto t0 = std::chrono::steady_clock::now();
+    FC_RETURN_IF_ERROR(step());
+    if (o.device.is_cuda()) torch::cuda::synchronize(o.device.index());
+    const double dt =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= o.warmup) ms.push_back(dt);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+Result<Row> RunCvg(const framecast::RunConfig& c, int level, const Options& o) {
+  const auto& cvg = c.model().cvg();
+  const auto& last = cvg.levels(cvg.levels_size() - 1);
   Row r;
   r.impl = "framecast";
-  Status st = TryTorch([&] {
-    torch::manual_seed(c.seed());
-    models::hvrnn::Hvrnn model(c.model().hvrnn());
-    model->to(device);
-    for (const auto& p : model->parameters()) r.params += p.numel();
-    const auto& oc = c.optimizers(0);
-    torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(oc.lr())
-                                                    .betas({oc.adam().beta1(), oc.adam().beta2()})
-                                                    .eps(oc.adam().eps())
-                                                    .weight_decay(oc.weight_decay()));
-    const int64_t d = c.data().context_frames(), t = c.data().predicted_frames();
-    const int64_t ch = c.model().hvrnn().image_channels(), s = c.model().hvrnn().image_size();
-    at::Tensor clip = at::rand({batch, d + t, ch, s, s}, at::TensorOptions().device(device));
-#ifdef FRAMECAST_WITH_CUDA
-    if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
-#endif
-    std::vector<double> ms;
-    for (int64_t i = 0; i < warmup + steps; ++i) {
-      if (device.is_cuda()) torch::cuda::synchronize(device.index());
-      auto t0 = std::chrono::steady_clock::now();
-      opt.zero_grad();
-      auto out = model->forward_train(clip, d, 1.0);
-      out.loss.backward();
-      opt.step();
-      if (device.is_cuda()) torch::cuda::synchronize(device.index());
-      const double dt =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (i >= warmup) ms.push_back(dt);
-    }
-    std::sort(ms.begin(), ms.end());
-    r.ms = ms[ms.size() / 2];
-    r.seq_per_s = batch * 1000.0 / r.ms;
-    r.peak_mb = PeakRssMb();
-#ifdef FRAMECAST_WITH_CUDA
-    if (device.is_cuda()) {
-      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-      r.peak_mb =
-          stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
-              .peak /
-          1048576.0;
-    }
-#endif
+  r.base_mb = CurrentRssMb();
+  train::CvgReplicaOptions opts;
+  opts.device = o.device;
+  opts.with_data = false;
+  FC_TRY_TORCH({
+    const auto f = at::TensorOptions().device(o.device);
+    opts.fixed_batch.frames =
+        at::rand({o.batch, c.data().context_frames() + c.data().predicted_frames(),
+                  cvg.image_channels(), last.resolution(), last.resolution()},
+                 f);
+    if (cvg.num_classes() > 0)
+      opts.fixed_batch.labels = at::randint(cvg.num_classes(), {o.batch}, f.dtype(at::kLong));
   });
-  if (!st.ok()) return st;
+  ResetCudaPeak(o.device);
+  FC_ASSIGN_OR_RETURN(auto replica, train::CvgReplica::Create(c, nullptr, opts));
+  FC_RETURN_IF_ERROR(replica->Seek(level, 0));
+  int64_t step = 0;
+  FC_ASSIGN_OR_RETURN(r.ms, MedianMs(o, [&]() -> Status {
+                        auto rep = replica->Step(level, step, step);
+                        ++step;
+                        return rep.status();
+                      }));
+  r.per_s = o.batch * 1000.0 / r.ms;
+  r.peak_mb = PeakMb(o.device);
+  r.params_g = nn::CountParameters(*replica->level(level).generator);
+  r.params_d = nn::CountParameters(*replica->level(level).discriminators);
   return r;
+}
+
+Result<Row> RunHvrnn(const framecast::RunConfig& c, const Options& o) {
+  Row r;
+  r.impl = "framecast";
+  r.base_mb = CurrentRssMb();
+  train::HvrnnReplicaOptions opts;
+  opts.device = o.device;
+  const auto& h = c.model().hvrnn();
+  FC_TRY_TORCH(opts.fixed_batch.frames =
+                   at::rand({o.batch, c.data().context_frames() + c.data().predicted_frames(),
+                             h.image_channels(), h.image_size(), h.image_size()},
+                            at::TensorOptions().device(o.device)));
+  ResetCudaPeak(o.device);
+  FC_ASSIGN_OR_RETURN(auto replica, train::HvrnnReplica::Create(c, nullptr, opts));
+  FC_RETURN_IF_ERROR(replica->Seek(0));
+  int64_t step = 0;
+  FC_ASSIGN_OR_RETURN(r.ms, MedianMs(o, [&]() -> Status {
+                        auto rep = replica->Step(step, step);
+                        ++step;
+                        return rep.status();
+                      }));
+  r.per_s = o.batch * 1000.0 / r.ms;
+  r.peak_mb = PeakMb(o.device);
+  r.params_g = nn::CountParameters(*replica->model());
+  return r;
+}
+
+std::string Fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+// Prints the FLOP/peak header lines and the table; returns false if parameter counts differ.
+bool PrintRows(const std::vector<Row>& rows, const FlopCount& flops, const PeakFlops& peak,
+               const Options& o, bool cvg, const std::string& tag) {
+  if (flops.flops > 0) {
+    std::printf(
+        "FLOPs per %s: %.4g GFLOP (FlopCounterMode in the PyTorch peer: conv/matmul, forward and "
+        "backward; %s); one count for every row: the architectures are identical\n",
+        cvg ? "iteration" : "step", flops.flops / 1e9, flops.method.c_str());
+  } else {
+    std::printf("FLOPs: %s\n", flops.method.c_str());
+  }
+  if (peak.tflops > 0) {
+    std::printf("peak: %.4g TFLOP/s, %s\n", peak.tflops, peak.what.c_str());
+  } else {
+    std::printf("peak: unknown%s: MFU n/a (give --peak-tflops)\n",
+                o.device.is_cuda() ? " for this GPU" : " on the CPU");
+  }
+  std::printf("%-16s %10s %10s %12s %8s %11s %11s %10s\n", "impl", cvg ? "ms/iter" : "ms/step",
+              cvg ? "clips/s" : "seq/s", o.device.is_cuda() ? "peak GPU MB" : "peak RSS MB", "MFU",
+              cvg ? "params G" : "params", cvg ? "params D" : "", "fc speedup");
+  bool same = true;
+  for (const Row& r : rows) {
+    if (!r.na.empty()) {
+      std::printf("%-16s n/a: %s\n", r.impl.c_str(), r.na.c_str());
+      continue;
+    }
+    const std::string mfu =
+        flops.flops > 0 && peak.tflops > 0
+            ? Fmt("%.2f%%", 100.0 * flops.flops / (r.ms / 1e3) / (peak.tflops * 1e12))
+            : "n/a";
+    const std::string speed = &r == &rows[0] ? "1.00x" : Fmt("%.2fx", r.ms / rows[0].ms);
+    std::printf("%-16s %10.1f %10.3f %12.0f %8s %11lld %11s %10s\n", r.impl.c_str(), r.ms, r.per_s,
+                r.peak_mb, mfu.c_str(), static_cast<long long>(r.params_g),
+                r.params_d >= 0 ? std::to_string(r.params_d).c_str() : "", speed.c_str());
+    std::printf(
+        "RESULT %s impl=%s ms=%.4f per_s=%.4f peak_mb=%.1f base_mb=%.1f params_g=%lld "
+        "params_d=%lld flops=%.6g\n",
+        tag.c_str(), r.impl == "framecast" ? "framecast" : r.impl.substr(8).c_str(), r.ms, r.per_s,
+        r.peak_mb, r.base_mb, static_cast<long long>(r.params_g),
+        static_cast<long long>(r.params_d), flops.flops);
+    if (&r != &rows[0] && (r.params_g != rows[0].params_g || r.params_d != rows[0].params_d)) {
+      LogError("parameter counts differ: framecast " + std::to_string(rows[0].params_g) + "/" +
+               std::to_string(rows[0].params_d) + ", " + r.impl + " " + std::to_string(r.params_g) +
+               "/" + std::to_string(r.params_d));
+      same = false;
+    }
+  }
+  if (!o.device.is_cuda() && rows[0].base_mb >= 0) {
+    std::printf(
+        "framecast RSS before building the model (libraries and config loaded): %.0f MB; "
+        "peak RSS is the process's high-water mark\n",
+        rows[0].base_mb);
+  }
+  return same;
+}
+
+// Turns a bare "--peer" (last, or followed by something other than 0/1) into "--peer=1".
+std::vector<char*> NormalizeArgs(int argc, char** argv, std::vector<std::string>* storage) {
+  storage->reserve(argc);
+  std::vector<char*> out;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--peer") {
+      const std::string next = i + 1 < argc ? argv[i + 1] : "";
+      if (next != "0" && next != "1") a = "--peer=1";
+    }
+    storage->push_back(a);
+  }
+  for (auto& s : *storage) out.push_back(s.data());
+  return out;
+}
+
+int Usage(const Status& st, const Flags& flags) {
+  std::fprintf(stderr, "error: %s\nusage: framecast bench step CONFIG [flags]\nflags:\n%s",
+               st.message().c_str(), flags.Usage().c_str());
+  return 2;
 }
 
 }  // namespace
 
-int ModelStepCommand(int argc, char** argv, int first) {
+int ModelStepCommand(int argc_in, char** argv_in, int first) {
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormalizeArgs(argc_in, argv_in, &storage);
+  const int argc = static_cast<int>(args.size());
+  char** argv = args.data();
+
   Flags flags("framecast bench step CONFIG");
-  flags.AddList("set", "override one config field");
-  flags.Add("batch", "0", "sequences per step (0: data.global_batch / 8, at least 1)");
+  flags.AddList("set", "override one config field (e.g. performance.precision=BF16)");
+  flags.Add("level", "1", "CVG: the level to train, 1-based, or 'all' (each level in turn)");
+  flags.Add("batch", "0",
+            "per-rank batch (0: CVG 8 clips; HVRNN data.global_batch / 8, at least 1); "
+            "data.global_batch is set to it, accumulation_steps to 1");
   flags.Add("steps", "5", "timed steps");
   flags.Add("warmup", "2", "untimed steps");
-  flags.Add("threads", "1", "intra-op threads (both implementations)");
+  flags.Add("threads", "1", "intra-op threads (every implementation)");
   flags.Add("device", "cpu", "cpu | cuda");
-  flags.Add("peer", "1", "1: also run the PyTorch eager peer; 0: framecast only");
+  flags.Add("peer", "1", "1 (or a bare --peer): also run the PyTorch peer; 0: framecast only");
+  flags.Add("peer-mode", "eager",
+            "eager | compile | both: the peer in PyTorch eager, under torch.compile, or both rows");
+  flags.Add("peak-tflops", "0",
+            "peak TFLOP/s for MFU (0: from the GPU's name; MFU is n/a on the CPU unless given)");
+  flags.Add("flops", "1", "1: count the FLOPs (MFU); 0: skip the count (MFU n/a)");
   flags.Add("python", FRAMECAST_DEFAULT_PYTHON, "Python with torch for the peer");
   Status st = flags.Parse(argc, argv, first);
   if (st.ok() && flags.positional().size() != 1)
     st = Status::InvalidArgument("expected one CONFIG");
   auto batch = flags.Int("batch"), steps = flags.Int("steps"), warmup = flags.Int("warmup");
-  auto threads = flags.Int("threads"), peer = flags.Int("peer");
-  for (const Status& s :
-       {batch.status(), steps.status(), warmup.status(), threads.status(), peer.status()}) {
+  auto threads = flags.Int("threads"), peer = flags.Int("peer"), count_flops = flags.Int("flops");
+  auto peak_tflops = flags.Double("peak-tflops");
+  for (const Status& s : {batch.status(), steps.status(), warmup.status(), threads.status(),
+                          peer.status(), peak_tflops.status(), count_flops.status()}) {
     if (st.ok() && !s.ok()) st = s;
   }
-  const std::string dev = flags.Str("device");
-  if (st.ok() && dev != "cpu" && dev != "cuda")
-    st = Status::InvalidArgument("--device: '" + dev + "' is not cpu or cuda");
+  Options o;
+  o.dev = flags.Str("device");
+  if (st.ok() && o.dev != "cpu" && o.dev != "cuda")
+    st = Status::InvalidArgument("--device: '" + o.dev + "' is not cpu or cuda");
   if (st.ok() && steps.value() < 1) st = Status::InvalidArgument("--steps: must be >= 1");
-  if (!st.ok()) {
-    std::fprintf(stderr, "error: %s\nusage: framecast bench step CONFIG [flags]\nflags:\n%s",
-                 st.message().c_str(), flags.Usage().c_str());
+  if (st.ok() && (warmup.value() < 0 || batch.value() < 0))
+    st = Status::InvalidArgument("--warmup and --batch: must be >= 0");
+  if (st.ok() && peer.value() != 0 && peer.value() != 1)
+    st = Status::InvalidArgument("--peer: expects 1, 0 or nothing");
+  const std::string mode = flags.Str("peer-mode");
+  if (st.ok() && mode != "eager" && mode != "compile" && mode != "both")
+    st = Status::InvalidArgument("--peer-mode: '" + mode + "' is not eager, compile or both");
+  if (!st.ok()) return Usage(st, flags);
+  // --level: a number or "all"; checked against the config below.
+  const std::string level_flag = flags.Str("level");
+  int level_number = 0;
+  if (level_flag != "all") {
+    char* end = nullptr;
+    const long v = std::strtol(level_flag.c_str(), &end, 10);
+    if (level_flag.empty() || *end != '\0' || v < 1) {
+      std::fprintf(stderr, "error: --level: '%s' is not a level number (1, 2, ...) or 'all'\n",
+                   level_flag.c_str());
+      return 2;
+    }
+    level_number = static_cast<int>(v);
+  }
+
+  o.path = flags.positional()[0];
+  o.python = flags.Str("python");
+  o.steps = steps.value();
+  o.warmup = warmup.value();
+  o.threads = std::max<int64_t>(1, threads.value());
+  o.peak_tflops = peak_tflops.value();
+  if (peer.value() != 0) {
+    if (mode != "compile") o.peer_modes.push_back("eager");
+    if (mode != "eager") o.peer_modes.push_back("compile");
+  }
+  // The dataset need not be on this machine: the benchmark reads no data.
+  auto loaded = config::LoadRunConfig(o.path, flags.List("set"), /*validate=*/true,
+                                      /*check_files=*/false);
+  if (!loaded.ok()) {
+    LogError(loaded.status().message());
+    return 1;
+  }
+  framecast::RunConfig c = loaded.value();
+  const bool cvg = c.model().has_cvg();
+  if (!cvg && !c.model().has_hvrnn()) {
+    LogError(o.path + ": model: bench step CONFIG supports the cvg and hvrnn families");
+    return 1;
+  }
+  std::vector<int> levels;
+  if (cvg) {
+    const int n = c.model().cvg().levels_size();
+    if (level_number > n) {
+      std::fprintf(stderr, "error: --level %d: %s has %d level(s) (1..%d or all)\n", level_number,
+                   o.path.c_str(), n, n);
+      return 2;
+    }
+    for (int l = 0; l < n; ++l)
+      if (level_number == 0 || level_number == l + 1) levels.push_back(l);
+  } else if (flags.Has("level")) {
+    std::fprintf(stderr, "error: --level: %s is an HVRNN config (levels are CVG's)\n",
+                 o.path.c_str());
     return 2;
   }
-  const std::string path = flags.positional()[0];
-  auto cfg = config::LoadRunConfig(path, flags.List("set"));
-  if (!cfg.ok()) {
-    LogError(cfg.status().message());
-    return 1;
-  }
-  const auto& c = cfg.value();
-  if (!c.model().has_hvrnn()) {
-    LogError(path + ": model: bench step CONFIG supports the hvrnn family");
-    return 1;
-  }
-  if (dev == "cuda" && !torch::cuda::is_available()) {
+  if (o.dev == "cuda" && !torch::cuda::is_available()) {
     LogError("--device cuda: no CUDA device is visible");
     return 1;
   }
-  const int64_t b =
-      batch.value() > 0 ? batch.value() : std::max<int64_t>(1, c.data().global_batch() / 8);
-  at::set_num_threads(static_cast<int>(std::max<int64_t>(1, threads.value())));
-  at::Device device = dev == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  std::vector<Row> rows;
-  auto ours = RunHvrnn(c, b, steps.value(), warmup.value(), device);
-  if (!ours.ok()) {
-    LogError(path + ": " + ours.status().message());
+  o.device = o.dev == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  o.batch = batch.value() > 0 ? batch.value()
+                              : (cvg ? 8 : std::max<int64_t>(1, c.data().global_batch() / 8));
+  c.mutable_data()->set_global_batch(o.batch);
+  c.set_accumulation_steps(1);
+  c.mutable_logging()->set_every_steps(kNever);
+  for (auto& s : *c.mutable_stages()) s.set_steps(kNever);
+  const std::string text = config::ToText(c);
+  // The precision the config asks for (performance.precision), passed to the peers.
+  o.precision = text.find("precision: BF16") != std::string::npos ? "bf16" : "fp32";
+  auto tmp = TempConfig::Write(text);
+  if (!tmp.ok()) {
+    LogError(tmp.status().message());
     return 1;
   }
-  rows.push_back(ours.value());
-  if (peer.value() != 0) {
-    auto theirs = RunPeer(flags.Str("python"),
-                          std::string(FRAMECAST_SOURCE_DIR) + "/bench/peers/hvrnn_step.py", path, b,
-                          steps.value(), warmup.value(), threads.value(), dev);
-    if (!theirs.ok()) {
-      LogError(theirs.status().message());
+  at::set_num_threads(static_cast<int>(o.threads));
+  const std::string device_name = o.device.is_cuda() ? CudaDeviceName() : "";
+  PeakFlops peak = PeakFlopsFor(device_name, o.precision);
+  if (o.peak_tflops > 0) peak = PeakFlops{o.peak_tflops, "given by --peak-tflops"};
+  const std::string script = cvg ? "cvg_step.py" : "hvrnn_step.py";
+
+  bool all_same = true;
+  for (size_t li = 0; li < (cvg ? levels.size() : 1); ++li) {
+    const int l = cvg ? levels[li] : 0;
+    const std::string level_arg = cvg ? " --level " + std::to_string(l + 1) : "";
+    std::vector<Row> rows;
+    auto ours = cvg ? RunCvg(c, l, o) : RunHvrnn(c, o);
+    if (!ours.ok()) {
+      LogError(o.path + ": " + ours.status().message());
       return 1;
     }
-    rows.push_back(theirs.value());
-  }
-  std::printf(
-      "hvrnn step: %s, %lld sequences of %d+%d frames at %dx%dx%d, device %s, %lld "
-      "thread(s), median of %lld steps after %lld warm-up\n",
-      path.c_str(), static_cast<long long>(b), c.data().context_frames(),
-      c.data().predicted_frames(), c.model().hvrnn().image_size(), c.model().hvrnn().image_size(),
-      c.model().hvrnn().image_channels(), dev.c_str(), static_cast<long long>(threads.value()),
-      static_cast<long long>(steps.value()), static_cast<long long>(warmup.value()));
-  std::printf("%-14s %10s %10s %12s %12s\n", "impl", "ms/step", "seq/s",
-              dev == "cuda" ? "peak GPU MB" : "peak RSS MB", "params");
-  for (const Row& r : rows) {
-    std::printf("%-14s %10.1f %10.2f %12.0f %12lld\n", r.impl.c_str(), r.ms, r.seq_per_s, r.peak_mb,
-                static_cast<long long>(r.params));
-  }
-  if (rows.size() == 2) {
-    std::printf("framecast speed / pytorch speed: %.2fx\n", rows[1].ms / rows[0].ms);
-    if (rows[0].params != rows[1].params) {
-      LogError("parameter counts differ: framecast " + std::to_string(rows[0].params) +
-               ", pytorch " + std::to_string(rows[1].params));
-      return 1;
+    rows.push_back(ours.value());
+    // The first peer run also counts the FLOPs; without a peer, a counting run of its own.
+    FlopCount flops;
+    for (const std::string& m : o.peer_modes) {
+      auto theirs = RunPeer(o, script, tmp.value().path(), level_arg, m, cvg,
+                            flops.flops > 0 || count_flops.value() == 0 ? nullptr : &flops);
+      if (!theirs.ok()) {
+        LogError(theirs.status().message());
+        return 1;
+      }
+      rows.push_back(theirs.value());
     }
+    if (count_flops.value() == 0) {
+      flops.method = "not counted (--flops 0)";
+    } else if (flops.flops <= 0) {
+      flops = CountFlops(o, script, tmp.value().path(), level_arg);
+    }
+    const std::string dev_words = o.dev + (device_name.empty() ? "" : " (" + device_name + ")") +
+                                  ", " + std::to_string(o.threads) + " thread(s), " + o.precision +
+                                  (o.precision == "bf16" ? " (autocast in the peers)" : "") +
+                                  ", median of " + std::to_string(o.steps) + " step(s) after " +
+                                  std::to_string(o.warmup) + " warm-up";
+    if (cvg) {
+      const auto& cc = c.model().cvg();
+      const auto geo = models::cvg::Geometry(cc, l);
+      const auto& last = cc.levels(cc.levels_size() - 1);
+      std::printf(
+          "cvg iteration (2 D steps + 1 G step), level %d of %d, %s: %lld clips per rank of %d "
+          "frames at %dx%dx%d; the level trains %lld frames at %lldx%lld; %s\n",
+          l + 1, cc.levels_size(), o.path.c_str(), static_cast<long long>(o.batch),
+          c.data().context_frames() + c.data().predicted_frames(), last.resolution(),
+          last.resolution(), cc.image_channels(), static_cast<long long>(geo.train_frames),
+          static_cast<long long>(geo.resolution), static_cast<long long>(geo.resolution),
+          dev_words.c_str());
+      if (!o.device.is_cuda() && li > 0)
+        std::printf(
+            "(peak RSS of framecast includes the earlier levels run in this process: run "
+            "one --level per process to compare memory)\n");
+    } else {
+      const auto& h = c.model().hvrnn();
+      std::printf("hvrnn step: %s, %lld sequences of %d+%d frames at %dx%dx%d; %s\n",
+                  o.path.c_str(), static_cast<long long>(o.batch), c.data().context_frames(),
+                  c.data().predicted_frames(), h.image_size(), h.image_size(), h.image_channels(),
+                  dev_words.c_str());
+    }
+    const std::string tag = cvg ? "family=cvg level=" + std::to_string(l + 1) : "family=hvrnn";
+    all_same = PrintRows(rows, flops, peak, o, cvg, tag) && all_same;
+    if (!cvg) std::printf("RESULT framecast_ms_per_step=%.4f\n", rows[0].ms);
+    std::fflush(stdout);
   }
-  std::printf("RESULT framecast_ms_per_step=%.4f\n", rows[0].ms);
-  return 0;
+  return all_same ? 0 : 1;
 }
 
 }  // namespace fc::bench
