@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cvg_testing.h"
 #include "common/ranks.h"
 #include "config/run_config.h"
 #include "train/cvg_family.h"
@@ -71,113 +72,8 @@ inline framecast::RunConfig TinyHvrnnConfig(const std::string& performance, int6
 
 // The unit tests' two-level class-conditional cascade (tests/cvg): 4/8x8 -> 8/16x16, batch 4.
 inline framecast::RunConfig TinyCvgConfig(const std::string& performance) {
-  train::InstallFamilyConfigHooks();
-  auto c = config::ParseRunConfigText(
-      R"pb(
-            name: "perf_cvg"
-            seed: 5
-            data {
-              global_batch: 4
-              predicted_frames: 8
-              epoch_size: 8
-              loader_threads: 1
-              moving_mnist {
-                convention: SVG
-                num_digits: 1
-                image_size: 16
-                digit_size: 8
-                max_speed: 2
-              }
-            }
-            model {
-              cvg {
-                num_classes: 10
-                image_channels: 1
-                class_embedding_dim: 4
-                levels {
-                  resolution: 8
-                  frames: 4
-                  frame_skip: 2
-                  generator {
-                    base_channels: 2
-                    channel_multipliers: [ 2, 1 ]
-                    z_dim: 4
-                    stem_resolution: 4
-                  }
-                  spatial {
-                    base_channels: 2
-                    channel_multipliers: [ 1, 2 ]
-                  }
-                  temporal {
-                    base_channels: 2
-                    channel_multipliers: [ 1, 2 ]
-                    blocks_3d: 1
-                  }
-                  spatial_frames: 2
-                  standing_stat_passes: 2
-                }
-                levels {
-                  resolution: 16
-                  frames: 8
-                  frame_skip: 1
-                  temporal_upsample: 2
-                  window_frames: 2
-                  generator {
-                    base_channels: 2
-                    channel_multipliers: [ 2, 1 ]
-                    z_dim: 4
-                    stem_resolution: 4
-                  }
-                  spatial {
-                    base_channels: 2
-                    channel_multipliers: [ 1, 2 ]
-                  }
-                  temporal {
-                    base_channels: 2
-                    channel_multipliers: [ 1, 2 ]
-                    blocks_3d: 1
-                  }
-                  matching {
-                    base_channels: 2
-                    channel_multipliers: [ 1, 2 ]
-                    blocks_3d: 1
-                  }
-                  spatial_frames: 2
-                  standing_stat_passes: 2
-                }
-              }
-            }
-            optimizers {
-              network: "level1/G"
-              adam { beta1: 0 beta2: 0.999 eps: 1e-4 }
-              lr: 1e-3
-            }
-            optimizers {
-              network: "level1/D"
-              adam { beta1: 0 beta2: 0.999 eps: 1e-4 }
-              lr: 2e-3
-            }
-            optimizers {
-              network: "level2/G"
-              adam { beta1: 0 beta2: 0.999 eps: 1e-4 }
-              lr: 1e-3
-            }
-            optimizers {
-              network: "level2/D"
-              adam { beta1: 0 beta2: 0.999 eps: 1e-4 }
-              lr: 2e-3
-            }
-            stages { name: "level1" steps: 3 }
-            stages { name: "level2" steps: 3 }
-            logging { every_steps: 1000 }
-      )pb" +
-          std::string(" performance { ") + performance + " }",
-      "tiny cascade");
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  config::ApplyDefaults(&c.value());
-  Status v = config::Validate(c.value());
-  EXPECT_TRUE(v.ok()) << v.ToString();
-  return c.value();
+  return TinyCascadeConfig("perf_cvg", 3,
+                           "logging { every_steps: 1000 } performance { " + performance + " }");
 }
 
 // A deterministic batch of `frames` frames in [0, 1] ([B, frames, 1, size, size]) with labels.
