@@ -60,6 +60,11 @@ release() {
   # Only once the node has torn down the previous run (its step daemons gone), as the hold
   # ensures: a step restarted with the same id while the old one cleans up fails to launch.
   for i in $(seq 600); do [ -z "$(slurm_stepds)" ] && break; sleep 0.2; done
+  # slurmd revokes the old run's credential with a time in whole seconds and refuses a launch
+  # credential created in that same second ("already killed, do not launch batch job"), which
+  # fails the job: release it only once the clock has moved past the second of the teardown.
+  local gone; gone="$(date +%s)"
+  while [ "$(date +%s)" -le $((gone + 1)) ]; do sleep 0.2; done
   scontrol update JobId="$job" StartTime=now || fail "could not release the requeued job"
 }
 
