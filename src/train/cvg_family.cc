@@ -553,24 +553,31 @@ Status CvgReplica::EndStage(int stage) {
   });
 }
 
+Result<std::vector<ckpt::NamedTensor>> CvgReplica::LevelState(int l) {
+  if (l < 0 || l >= num_levels())
+    return Status::InvalidArgument("no CVG level " + std::to_string(l + 1));
+  const std::string p = Prefix(l);
+  auto state = ModuleState(*levels_[l].generator, "model/" + p + "/G");
+  auto d = ModuleState(*levels_[l].discriminators, "model/" + p + "/D");
+  state.insert(state.end(), d.begin(), d.end());
+  if (unrolled_[l]) {
+    auto u = ModuleState(*unrolled_[l], "model/" + p + "/G_unrolled");
+    state.insert(state.end(), u.begin(), u.end());
+  }
+  FC_ASSIGN_OR_RETURN(auto og,
+                      OptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G"));
+  FC_ASSIGN_OR_RETURN(auto od,
+                      OptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D"));
+  state.insert(state.end(), og.begin(), og.end());
+  state.insert(state.end(), od.begin(), od.end());
+  return state;
+}
+
 Result<std::vector<ckpt::NamedTensor>> CvgReplica::ReplicatedState() {
   std::vector<ckpt::NamedTensor> state;
   for (int l = 0; l < num_levels(); ++l) {
-    const std::string p = Prefix(l);
-    auto g = ModuleState(*levels_[l].generator, "model/" + p + "/G");
-    auto d = ModuleState(*levels_[l].discriminators, "model/" + p + "/D");
-    state.insert(state.end(), g.begin(), g.end());
-    state.insert(state.end(), d.begin(), d.end());
-    if (unrolled_[l]) {
-      auto u = ModuleState(*unrolled_[l], "model/" + p + "/G_unrolled");
-      state.insert(state.end(), u.begin(), u.end());
-    }
-    FC_ASSIGN_OR_RETURN(auto og,
-                        OptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G"));
-    FC_ASSIGN_OR_RETURN(
-        auto od, OptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D"));
-    state.insert(state.end(), og.begin(), og.end());
-    state.insert(state.end(), od.begin(), od.end());
+    FC_ASSIGN_OR_RETURN(auto level, LevelState(l));
+    state.insert(state.end(), level.begin(), level.end());
   }
   return state;
 }
@@ -589,26 +596,29 @@ std::vector<std::string> CvgReplica::ReplicatedStateNames(const Manifest& m) {
   return names;
 }
 
-Status CvgReplica::LoadReplicatedState(const TensorMap& from) {
-  for (int l = 0; l < num_levels(); ++l) {
-    const std::string p = Prefix(l);
-    FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].generator, "model/" + p + "/G", from));
-    FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].discriminators, "model/" + p + "/D", from));
-    const std::string up = "model/" + p + "/G_unrolled/";
-    auto it = from.lower_bound(up);
-    const bool has_unrolled = it != from.end() && it->first.rfind(up, 0) == 0;
-    if (has_unrolled) {
-      if (!unrolled_[l]) FC_RETURN_IF_ERROR(BuildUnrolled(l));
-      FC_RETURN_IF_ERROR(LoadModuleState(*unrolled_[l], "model/" + p + "/G_unrolled", from));
-      models::cvg::FreezeGenerator(*unrolled_[l]);
-    } else {
-      unrolled_[l].reset();
-    }
-    FC_RETURN_IF_ERROR(
-        LoadOptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G", from));
-    FC_RETURN_IF_ERROR(
-        LoadOptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D", from));
+Status CvgReplica::LoadLevelState(int l, const TensorMap& from) {
+  if (l < 0 || l >= num_levels())
+    return Status::InvalidArgument("no CVG level " + std::to_string(l + 1));
+  const std::string p = Prefix(l);
+  FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].generator, "model/" + p + "/G", from));
+  FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].discriminators, "model/" + p + "/D", from));
+  const std::string up = "model/" + p + "/G_unrolled/";
+  auto it = from.lower_bound(up);
+  const bool has_unrolled = it != from.end() && it->first.rfind(up, 0) == 0;
+  if (has_unrolled) {
+    if (!unrolled_[l]) FC_RETURN_IF_ERROR(BuildUnrolled(l));
+    FC_RETURN_IF_ERROR(LoadModuleState(*unrolled_[l], "model/" + p + "/G_unrolled", from));
+    models::cvg::FreezeGenerator(*unrolled_[l]);
+  } else {
+    unrolled_[l].reset();
   }
+  FC_RETURN_IF_ERROR(
+      LoadOptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G", from));
+  return LoadOptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D", from);
+}
+
+Status CvgReplica::LoadReplicatedState(const TensorMap& from) {
+  for (int l = 0; l < num_levels(); ++l) FC_RETURN_IF_ERROR(LoadLevelState(l, from));
   return Status::Ok();
 }
 
@@ -634,6 +644,14 @@ class CvgFamily : public Trainer {
   }
   Status LoadReplicatedState(const TensorMap& from) override {
     return replica_->LoadReplicatedState(from);
+  }
+  // Stage k trains level k alone; the frozen levels' state (their optimizers included) is not
+  // copied by the step guard.
+  Result<std::vector<ckpt::NamedTensor>> StepState(int stage) override {
+    return replica_->LevelState(stage);
+  }
+  Status LoadStepState(int stage, const TensorMap& from) override {
+    return replica_->LoadLevelState(stage, from);
   }
   Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) override {
     return replica_->Samples(stage, clips, seed);

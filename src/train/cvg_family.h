@@ -81,6 +81,11 @@ class CvgReplica {
   Result<std::vector<ckpt::NamedTensor>> ReplicatedState();
   std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m);
   Status LoadReplicatedState(const TensorMap& from);
+  // Level `level`'s part of ReplicatedState (its G, D, inference copy and both optimizers): all
+  // that Step(stage = level) changes. LoadLevelState loads that part alone, with
+  // LoadReplicatedState's errors; InvalidArgument for a level the cascade does not have.
+  Result<std::vector<ckpt::NamedTensor>> LevelState(int level);
+  Status LoadLevelState(int level, const TensorMap& from);
   // Marks levels 0..levels-1 trained and frozen (what Seek does; for sampling).
   void FreezeLevels(int levels);
 

@@ -135,29 +135,38 @@ StepGuard::StepGuard(const framecast::RunConfig& config, int rank, int world_siz
   if (const char* f = std::getenv("FRAMECAST_TEST_HOLD_FILE")) test_hold_file_ = f;
 }
 
-Status StepGuard::BeforeStep(Trainer& trainer) {
-  FC_ASSIGN_OR_RETURN(auto state, trainer.ReplicatedState());
+Status StepGuard::BeforeStep(Trainer& trainer, int stage) {
+  FC_ASSIGN_OR_RETURN(auto state, trainer.StepState(stage));
   try {
     at::NoGradGuard ng;
+    TensorMap copy;
     for (const auto& nt : state) {
       at::Tensor src = nt.tensor.detach();
       auto it = last_good_.find(nt.name);
       if (it != last_good_.end() && it->second.sizes() == src.sizes() &&
           it->second.scalar_type() == src.scalar_type() && it->second.device() == src.device()) {
         it->second.copy_(src);
+        copy.emplace(nt.name, std::move(it->second));
       } else {
-        last_good_[nt.name] = src.clone();
+        copy.emplace(nt.name, src.clone());
       }
     }
+    last_good_ = std::move(copy);  // what the step cannot change is not held
   } catch (const std::exception& e) {
     return Status::Internal(std::string("copying the last good state: ") + e.what());
   }
   return Status::Ok();
 }
 
-Result<StepVerdict> StepGuard::AfterStep(dist::Communicator* comm, Trainer& trainer,
+int64_t StepGuard::held_bytes() const {
+  int64_t n = 0;
+  for (const auto& kv : last_good_) n += kv.second.numel() * kv.second.element_size();
+  return n;
+}
+
+Result<StepVerdict> StepGuard::AfterStep(dist::Communicator* comm, Trainer& trainer, int stage,
                                          StepReport* report, int64_t global_step) {
-  FC_ASSIGN_OR_RETURN(auto state, trainer.ReplicatedState());
+  FC_ASSIGN_OR_RETURN(auto state, trainer.StepState(stage));
   if (rank_ == test_nan_rank_ && global_step == test_nan_step_) {
     // ---- TEST HOOK (tests only, FRAMECAST_TEST_NAN_RANK/STEP): this rank's step went NaN. -----
     LogWarning("test hook: injecting NaN into the loss and the first parameter after global step " +
@@ -203,6 +212,8 @@ Result<StepVerdict> StepGuard::AfterStep(dist::Communicator* comm, Trainer& trai
   return v;
 }
 
-Status StepGuard::Restore(Trainer& trainer) { return trainer.LoadReplicatedState(last_good_); }
+Status StepGuard::Restore(Trainer& trainer, int stage) {
+  return trainer.LoadStepState(stage, last_good_);
+}
 
 }  // namespace fc::train

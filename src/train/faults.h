@@ -86,14 +86,17 @@ class StepGuard {
 
   framecast::DistConfig::NonFinite policy() const { return policy_; }
 
-  // Before a step: copies the replicated state (reusing the previous copy's memory).
-  Status BeforeStep(Trainer& trainer);
+  // Before a step of `stage`: copies trainer.StepState(stage), the state the step can change, on
+  // its device (reusing the previous copy's memory; a copy of another stage's tensors is freed).
+  Status BeforeStep(Trainer& trainer, int stage);
   // Collective over `comm`, after the step and before any averaging of its report: one all-reduce
-  // of this rank's stop flag and non-finite flag.
-  Result<StepVerdict> AfterStep(dist::Communicator* comm, Trainer& trainer, StepReport* report,
-                                int64_t global_step);
-  // Undoes the last step: loads the copy taken by BeforeStep.
-  Status Restore(Trainer& trainer);
+  // of this rank's stop flag and non-finite flag (the loss and trainer.StepState(stage)).
+  Result<StepVerdict> AfterStep(dist::Communicator* comm, Trainer& trainer, int stage,
+                                StepReport* report, int64_t global_step);
+  // Undoes the last step: loads the copy taken by BeforeStep with trainer.LoadStepState(stage).
+  Status Restore(Trainer& trainer, int stage);
+  // Bytes the copy holds (the guard's memory cost, on the trainer's device).
+  int64_t held_bytes() const;
 
  private:
   framecast::DistConfig::NonFinite policy_;

@@ -169,7 +169,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     const auto& sc = config.stages(stage);
     if (step < sc.steps()) FC_RETURN_IF_ERROR(trainer->Seek(stage, step, global_step));
     for (; step < sc.steps(); ++step) {
-      FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer));  // faults: keep the last good state
+      FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer, stage));  // faults: keep the last good state
       FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
       ++global_step;
       // faults: one all-reduce agrees on stop signals and non-finite values (train/faults.h).
@@ -178,10 +178,10 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       // of every step before the next one starts, so the check stays per step, not per logging
       // step: an undone step must be the last one.
       FC_ASSIGN_OR_RETURN(StepVerdict verdict,
-                          guard.AfterStep(comm.get(), *trainer, &report, global_step));
+                          guard.AfterStep(comm.get(), *trainer, stage, &report, global_step));
       if (global_step == result.first_global_step + 1) comm->SetDeadline(StepDeadline(config));
       if (verdict.nonfinite) {
-        FC_RETURN_IF_ERROR(guard.Restore(*trainer));
+        FC_RETURN_IF_ERROR(guard.Restore(*trainer, stage));
         LogWarning("non-finite loss or parameters after global step " +
                    std::to_string(global_step) + " on rank(s) " + verdict.nonfinite_ranks +
                    "; the step is undone");

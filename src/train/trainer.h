@@ -58,6 +58,14 @@ class Trainer {
   virtual std::vector<std::string> ReplicatedStateNames(
       const framecast::ckpt::Manifest& manifest) = 0;
   virtual Status LoadReplicatedState(const TensorMap& from) = 0;
+  // The part of ReplicatedState that Step(stage, ...) can change, and a loader for that part
+  // alone. The step guard (train/faults.h) copies it before every step to undo a non-finite one,
+  // so a family whose stages train disjoint networks (a cascade) saves the copy of the rest.
+  // Default: all of it.
+  virtual Result<std::vector<ckpt::NamedTensor>> StepState(int stage) { return ReplicatedState(); }
+  virtual Status LoadStepState(int stage, const TensorMap& from) {
+    return LoadReplicatedState(from);
+  }
   // Sample previews for the people watching the run (log/samples.h), from up to `clips` held-out
   // clips, noise seeded by `seed`. Called on rank 0 only (no collectives), between steps; must
   // leave the training state and its random streams untouched. Default: none.

@@ -157,6 +157,54 @@ TEST(CvgTrain, Level2StepLeavesFrozenLevel1Untouched) {
   });
 }
 
+// The step guard copies LevelState(stage) instead of the whole replicated state: every tensor a
+// step of either level changes must be in it, and loading a copy taken before the step undoes the
+// step exactly (the full replicated state equals the one before, bit for bit). Each step is undone
+// and the next one trains on from there, as the run loop's `nonfinite: NONFINITE_SKIP` does.
+TEST(CvgTrain, LevelStateHoldsAllAStepChanges) {
+  const auto cfg = TinyCascade();
+  auto r = Make(cfg, nullptr, Exact());
+  ASSERT_NE(r, nullptr);
+  auto snapshot = [&](std::vector<ckpt::NamedTensor> state) {
+    train::TensorMap m;
+    for (auto& nt : state) m.emplace(nt.name, nt.tensor.detach().clone());
+    return m;
+  };
+  int64_t global = 0;
+  for (int stage = 0; stage < 2; ++stage) {
+    ASSERT_TRUE(r->Seek(stage, global).ok());
+    for (int s = 0; s < 2; ++s, ++global) {
+      const auto before = snapshot(r->ReplicatedState().value());
+      const auto level_before = snapshot(r->LevelState(stage).value());
+      ASSERT_TRUE(r->Step(stage, s, global).ok());
+      const auto after = snapshot(r->ReplicatedState().value());
+      const auto level_after = snapshot(r->LevelState(stage).value());
+      int changed = 0;
+      for (const auto& [name, t] : after) {  // changed, or new (the first step's Adam moments)
+        if (before.count(name) && at::equal(before.at(name), t)) continue;
+        ++changed;
+        EXPECT_TRUE(level_after.count(name))
+            << "level " << stage + 1 << " step changed " << name << ", which its LevelState lacks";
+      }
+      EXPECT_GT(changed, 0);
+      const std::string level = "level" + std::to_string(stage + 1) + "/";
+      for (const auto& [name, t] : level_after) {
+        EXPECT_TRUE(name.rfind("model/" + level, 0) == 0 || name.rfind("optim/" + level, 0) == 0)
+            << name;
+      }
+      ASSERT_TRUE(r->LoadLevelState(stage, level_before).ok());
+      const auto undone = snapshot(r->ReplicatedState().value());
+      ASSERT_EQ(undone.size(), before.size());
+      for (const auto& [name, t] : undone) {
+        ASSERT_TRUE(before.count(name)) << name;
+        EXPECT_TRUE(at::equal(before.at(name), t)) << "not undone: " << name;
+      }
+    }
+    if (stage == 0) ASSERT_TRUE(r->EndStage(0).ok());
+  }
+  EXPECT_FALSE(r->LoadLevelState(2, {}).ok()) << "a two-level cascade has no level 3";
+}
+
 // Spectral-norm u vectors: identical on both ranks after iterations of both levels, and a
 // replica loaded from the saved state has them bit for bit; both continue identically.
 TEST(CvgTrain, SpectralNormVectorsReplicatedAndRestoredExactly) {

@@ -64,7 +64,7 @@ release() {
   # credential created in that same second ("already killed, do not launch batch job"), which
   # fails the job: release it only once the clock has moved past the second of the teardown.
   local gone; gone="$(date +%s)"
-  while [ "$(date +%s)" -le $((gone + 1)) ]; do sleep 0.2; done
+  while [ "$(date +%s)" -le $((gone + 2)) ]; do sleep 0.2; done
   scontrol update JobId="$job" StartTime=now || fail "could not release the requeued job"
 }
 

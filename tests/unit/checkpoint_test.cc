@@ -1,6 +1,7 @@
 // Checkpoint format on in-process ranks: round trip on any number of ranks, CRC-32C against its
 // reference, damage and hostile manifests detected with file and tensor named, retention, resume
 // falling back past a damaged step.
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,14 +27,19 @@ std::string TempDir(const std::string& tag) {
   return d;
 }
 
+// The same tensors for the same seed on every in-process rank: drawn from a generator of its own
+// (the rank threads run this at once; the global generator would interleave their draws).
 std::vector<NamedTensor> State(int64_t seed) {
-  at::manual_seed(seed);
-  return {{"model/a.weight", at::randn({64, 33})},
-          {"model/b.bias", at::randn({7}, at::kDouble)},
-          {"model/c", at::randn({1000}).to(at::kBFloat16)},
+  at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
+  auto randn = [&](at::IntArrayRef size, at::ScalarType type) {
+    return at::randn(size, gen, at::TensorOptions().dtype(type));
+  };
+  return {{"model/a.weight", randn({64, 33}, at::kFloat)},
+          {"model/b.bias", randn({7}, at::kDouble)},
+          {"model/c", randn({1000}, at::kFloat).to(at::kBFloat16)},
           {"model/steps", at::full({}, 42, at::kLong)},
           {"model/empty", at::empty({0, 3})},
-          {"optim/x/momentum_buffer", at::randn({128, 8})}};
+          {"optim/x/momentum_buffer", randn({128, 8}, at::kFloat)}};
 }
 
 framecast::ckpt::Manifest Meta(int64_t step) {
