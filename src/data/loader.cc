@@ -201,4 +201,14 @@ Result<Batch> DevicePrefetcher::Next() {
   return std::move(p->batch);
 }
 
+Result<Batch> NextTrainingBatch(DevicePrefetcher* prefetcher, Loader* loader, const Batch& fixed,
+                                int64_t global_step, int64_t micro) {
+  if (prefetcher) return prefetcher->Next();
+  if (loader) return loader->Next();
+  Batch batch = fixed;
+  batch.global_step = global_step;
+  batch.micro = static_cast<int>(micro);
+  return batch;
+}
+
 }  // namespace fc::data

@@ -116,4 +116,10 @@ class DevicePrefetcher {
   std::shared_ptr<void> stream_;                 // the side stream (CUDA builds)
 };
 
+// A trainer's next micro-batch: from `prefetcher` when there is one, else from `loader`, else
+// (neither: a benchmark with no data source) a copy of `fixed` stamped with `global_step` and
+// `micro`; its tensors are shared, not copied.
+Result<Batch> NextTrainingBatch(DevicePrefetcher* prefetcher, Loader* loader, const Batch& fixed,
+                                int64_t global_step, int64_t micro);
+
 }  // namespace fc::data

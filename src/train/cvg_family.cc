@@ -152,12 +152,8 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
 }
 
 Result<data::Batch> CvgReplica::NextBatch(int64_t global_step, int64_t micro) {
-  if (prefetcher_) return prefetcher_->Next();
-  if (loader_) return loader_->Next();
-  data::Batch batch = options_.fixed_batch;
-  batch.global_step = global_step;
-  batch.micro = static_cast<int>(micro);
-  return batch;
+  return data::NextTrainingBatch(prefetcher_.get(), loader_.get(), options_.fixed_batch,
+                                 global_step, micro);
 }
 
 at::Tensor CvgReplica::ToDevice(const at::Tensor& t) const {

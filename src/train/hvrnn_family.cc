@@ -136,12 +136,8 @@ Status HvrnnReplica::Seek(int64_t global_step) {
 }
 
 Result<data::Batch> HvrnnReplica::NextBatch(int64_t global_step, int64_t micro) {
-  if (prefetcher_) return prefetcher_->Next();
-  if (loader_) return loader_->Next();
-  data::Batch batch = options_.fixed_batch;
-  batch.global_step = global_step;
-  batch.micro = static_cast<int>(micro);
-  return batch;
+  return data::NextTrainingBatch(prefetcher_.get(), loader_.get(), options_.fixed_batch,
+                                 global_step, micro);
 }
 
 // ---- CUDA graph of forward + loss + backward --------------------------------------------------
