@@ -45,8 +45,8 @@ def encoder_resolutions(size):
     return res + [4, 1]
 
 
-def hvrnn_config(h):
-    c = {}
+def hvrnn_config(h, data_context=1):
+    c = {"data_context": data_context}
     c["image_channels"] = _int(h, "image_channels") or 3
     c["image_size"] = _int(h, "image_size") or 64
     res = encoder_resolutions(c["image_size"])
@@ -70,7 +70,10 @@ def hvrnn_config(h):
     c["gn_on_dist_head"] = not _bool(_get(h, "no_gn_on_dist_head", "false"))
     c["bernoulli"] = _get(h, "likelihood", "GAUSSIAN") in ("BERNOULLI", "1")
     c["gaussian_sigma"] = _float(h, "gaussian_sigma") or 1.0
-    c["context_mean"] = _get(h, "context_init", "LAST") in ("MEAN", "1")
+    c["context_init"] = {"1": "MEAN", "2": "CONCAT", "0": "LAST"}.get(
+        str(_get(h, "context_init", "LAST")), str(_get(h, "context_init", "LAST")))
+    # CONCAT: init nets see every context frame (run config: data.context_frames when unset).
+    c["init_frames"] = (_int(h, "context_frames") or c.get("data_context", 1)) if c["context_init"] == "CONCAT" else 1
     c["posterior_sees_previous_frame"] = _bool(_get(h, "posterior_sees_previous_frame", "false"))
     c["sigma_floor"] = _float(h, "sigma_floor") or 1e-4
     return c
@@ -221,8 +224,8 @@ class Hvrnn(nn.Module):
             self.prior.append(LatentNet(fe + zin, lat, g, c["gn_on_dist_head"], c["sigma_floor"]))
             pin = fe * (2 if c["posterior_sees_previous_frame"] else 1) + zin
             self.posterior.append(LatentNet(pin, lat, g, c["gn_on_dist_head"], c["sigma_floor"]))
-            self.prior_init.append(InitNet(fe, lat["hidden"], g))
-            self.posterior_init.append(InitNet(fe, lat["hidden"], g))
+            self.prior_init.append(InitNet(fe * c["init_frames"], lat["hidden"], g))
+            self.posterior_init.append(InitNet(fe * c["init_frames"], lat["hidden"], g))
         dw, rec = c["decoder_widths"], c["decoder_recurrent"]
         self.dec_stages = nn.ModuleList()
         self.upconvs = nn.ModuleList()
@@ -235,7 +238,7 @@ class Hvrnn(nn.Module):
                 self.upconvs.append(UpConv(dw[j - 1], dw[j], g, self.dec_res[j - 1] == 1))
             if rec[j]:
                 self.dec_stages.append(ConvLSTMCell(cin, dw[j], k, g))
-                self.dec_init.append(InitNet(self.enc_w[r], dw[j], g))
+                self.dec_init.append(InitNet(self.enc_w[r] * c["init_frames"], dw[j], g))
             else:
                 self.dec_stages.append(ConvGnRelu(cin, dw[j], k, g))
         self.out1 = ConvGnRelu(dw[-1], dw[-1], 3, g)
@@ -249,7 +252,11 @@ class Hvrnn(nn.Module):
         feats = {r: f.reshape(B, N, *f.shape[1:]) for r, f in feats.items()}
 
         def ctx(r):
-            return feats[r][:, :D].mean(1) if c["context_mean"] else feats[r][:, D - 1]
+            if c["context_init"] == "MEAN":
+                return feats[r][:, :D].mean(1)
+            if c["context_init"] == "CONCAT":
+                return feats[r][:, :D].flatten(1, 2)
+            return feats[r][:, D - 1]
 
         lats = c["latents"]
         ps = [list(net(ctx(l["res"]))) for net, l in zip(self.prior_init, lats)]
@@ -317,7 +324,7 @@ def main():
     model_msg = _get(run, "model", {})
     if "hvrnn" not in model_msg:
         sys.exit(f"{a.config}: model.hvrnn: missing (not an HVRNN config)")
-    c = hvrnn_config(_get(model_msg, "hvrnn"))
+    c = hvrnn_config(_get(model_msg, "hvrnn"), _int(_get(run, "data", {}), "context_frames") or 1)
     if a.count_only:
         with torch.device("meta"):
             m = Hvrnn(c)

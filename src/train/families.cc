@@ -34,8 +34,12 @@ void ApplyFamilyDefaults(RunConfig* c) {
       !c->data().has_procedural_blobs()) {
     (void)data::ApplyDataDefaults(c->mutable_data());  // errors are Validate's to report
   }
-  if (c->model().has_hvrnn())
-    (void)models::hvrnn::ApplyHvrnnDefaults(c->mutable_model()->mutable_hvrnn());
+  if (c->model().has_hvrnn()) {
+    auto* h = c->mutable_model()->mutable_hvrnn();
+    (void)models::hvrnn::ApplyHvrnnDefaults(h);
+    if (h->context_init() == framecast::HvrnnConfig::CONCAT && h->context_frames() == 0)
+      h->set_context_frames(c->data().context_frames());
+  }
   if (c->model().has_cvg()) (void)models::cvg::ApplyCvgRunDefaults(c);
 }
 
@@ -53,6 +57,12 @@ Status ValidateFamily(const RunConfig& c) {
       return Status::InvalidArgument("data.context_frames: the hvrnn family needs >= 1");
     if (c.data().predicted_frames() < 1)
       return Status::InvalidArgument("data.predicted_frames: the hvrnn family needs >= 1");
+    if (c.model().hvrnn().context_init() == framecast::HvrnnConfig::CONCAT &&
+        c.model().hvrnn().context_frames() != c.data().context_frames())
+      return Status::InvalidArgument(
+          "model.hvrnn.context_frames=" + std::to_string(c.model().hvrnn().context_frames()) +
+          ": context_init CONCAT needs data.context_frames (" +
+          std::to_string(c.data().context_frames()) + ")");
     if (c.optimizers_size() != 1 || !c.optimizers(0).has_adam())
       return Status::InvalidArgument("optimizers: the hvrnn family takes one adam optimizer");
     if (c.data().has_moving_mnist()) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -227,6 +228,46 @@ TEST(HvrnnModel, ConcatenatedBatchEqualsMeanOfHalves) {
   EXPECT_LT(worst, 1e-9);
 }
 
+TEST(HvrnnModel, ConcatContextInitSeesEveryContextFrame) {
+  // CONCAT: each init net reads all D context frames' features, so its input is D x the tap
+  // width, and the prediction depends on an earlier context frame (the motion), which LAST
+  // ignores.
+  const int64_t D = 3;
+  auto last = TinyConfig();
+  auto concat = TinyConfig();
+  concat.set_context_init(framecast::HvrnnConfig::CONCAT);
+  concat.set_context_frames(D);
+  ASSERT_TRUE(ValidateHvrnn(concat).ok()) << ValidateHvrnn(concat).ToString();
+  Hvrnn ml = MakeModel(last), mc = MakeModel(concat);
+  // One 1x1 conv per init net widens by (D - 1) x in x hidden weights.
+  int64_t extra = 0;
+  for (auto* list : {&mc->prior_init, &mc->posterior_init, &mc->dec_init}) {
+    for (const auto& m : **list) {
+      const auto& w = m->as<InitNet>()->conv1->weight;
+      extra += (D - 1) * w.size(0) * (w.size(1) / D);
+    }
+  }
+  EXPECT_EQ(CountParameters(*mc), CountParameters(*ml) + extra);
+
+  auto clip = Clip(2, D + 2, 16);
+  auto moved = clip.clone();
+  moved.select(1, 0).copy_(Clip(2, 1, 16, 99).select(1, 0));  // only the first context frame
+  auto gen = [](Hvrnn& m, const at::Tensor& x) {
+    at::manual_seed(5);
+    return m->generate(x.narrow(1, 0, D), 2);
+  };
+  EXPECT_GT(MaxAbsDiff(gen(mc, clip), gen(mc, moved)), 1e-6);
+  EXPECT_EQ(MaxAbsDiff(gen(ml, clip), gen(ml, moved)), 0.0);
+  auto o = mc->forward_train(clip, D, 0.5, SampleNoise(2, 0, 3));
+  EXPECT_TRUE(std::isfinite(o.loss.item<double>()));
+  // Built for D frames: another context length is refused, not silently misread.
+  EXPECT_THROW(mc->generate(clip.narrow(1, 0, D - 1), 1), c10::Error);
+
+  auto bad = concat;
+  bad.set_context_frames(0);
+  EXPECT_NE(ValidateHvrnn(bad).ToString().find("model.hvrnn.context_frames"), std::string::npos);
+}
+
 TEST(HvrnnModel, CheckpointActivationsGivesIdenticalLossAndGradients) {
   auto c = TinyConfig();
   c.set_posterior_sees_previous_frame(true);
@@ -286,6 +327,26 @@ TEST(HvrnnModel, ParameterCountEqualsPythonPeer) {
     Hvrnn m(c);
     EXPECT_EQ(CountParameters(*m), PeerCount(path)) << path;
   }
+}
+
+TEST(HvrnnModel, ConcatParameterCountEqualsPythonPeer) {
+  // The tiny config with context_init CONCAT and context_frames left to the data section's 5.
+  const std::string src = std::string(FRAMECAST_SOURCE_DIR) + "/configs/hvrnn_smmnist_tiny.pbtxt";
+  std::string text = ReadFile(src);
+  const std::string key = "likelihood: GAUSSIAN";
+  const auto pos = text.find(key);
+  ASSERT_NE(pos, std::string::npos);
+  text.insert(pos, "context_init: CONCAT\n    ");
+  const std::string path = ::testing::TempDir() + "/hvrnn_concat.pbtxt";
+  std::ofstream(path) << text;
+  framecast::RunConfig run;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &run));
+  auto c = run.model().hvrnn();
+  ASSERT_TRUE(ApplyHvrnnDefaults(&c).ok());
+  c.set_context_frames(run.data().context_frames());
+  ASSERT_TRUE(ValidateHvrnn(c).ok()) << ValidateHvrnn(c).ToString();
+  Hvrnn m(c);
+  EXPECT_EQ(CountParameters(*m), PeerCount(path));
 }
 
 TEST(HvrnnModel, ParameterSummaryTotals) {

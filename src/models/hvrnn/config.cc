@@ -168,6 +168,12 @@ Status ValidateHvrnn(const framecast::HvrnnConfig& raw) {
   if (!framecast::HvrnnConfig::ContextInit_IsValid(c.context_init())) {
     return Bad("context_init", "unknown value " + std::to_string(c.context_init()));
   }
+  if (c.context_frames() < 0 || c.context_frames() > 1024) {
+    return Bad("context_frames", "must be in [0, 1024], got " + std::to_string(c.context_frames()));
+  }
+  if (c.context_init() == framecast::HvrnnConfig::CONCAT && c.context_frames() < 1) {
+    return Bad("context_frames", "context_init CONCAT needs the number of context frames (>= 1)");
+  }
   if (c.gaussian_sigma() <= 0) return Bad("gaussian_sigma", "must be > 0");
   if (c.beta_max() < 0) return Bad("beta_max", "must be >= 0");
   if (c.beta_warmup_steps() < 0) return Bad("beta_warmup_steps", "must be >= 0");

@@ -69,8 +69,8 @@ HvrnnImpl::HvrnnImpl(const framecast::HvrnnConfig& config) : config_(config) {
     posterior->push_back(LatentNet(fe * (c.posterior_sees_previous_frame() ? 2 : 1) + zin,
                                    z.hidden(), z.channels(), z.kernel(), g, gn_head,
                                    c.sigma_floor()));
-    prior_init->push_back(InitNet(fe, z.hidden(), g));
-    posterior_init->push_back(InitNet(fe, z.hidden(), g));
+    prior_init->push_back(InitNet(fe * InitFrames(), z.hidden(), g));
+    posterior_init->push_back(InitNet(fe * InitFrames(), z.hidden(), g));
   }
   dec_stages = register_module("dec_stages", nn::ModuleList());
   upconvs = register_module("upconvs", nn::ModuleList());
@@ -88,7 +88,7 @@ HvrnnImpl::HvrnnImpl(const framecast::HvrnnConfig& config) : config_(config) {
     }
     if (c.decoder_recurrent(static_cast<int>(j))) {
       dec_stages->push_back(ConvLstmCell(cin, dw, k, g));
-      dec_init->push_back(InitNet(enc_w(r), dw, g));
+      dec_init->push_back(InitNet(enc_w(r) * InitFrames(), dw, g));
       dec_rec_index_.push_back(num_dec_rec_++);
     } else {
       dec_stages->push_back(ConvGnRelu(cin, dw, k, g));
@@ -106,6 +106,23 @@ int64_t HvrnnImpl::ResIndex(int64_t r) const {
     if (enc_res_[i] == r) return static_cast<int64_t>(i);
   }
   TORCH_CHECK(false, "Hvrnn: resolution ", r, " is not an encoder resolution");
+}
+
+int64_t HvrnnImpl::InitFrames() const {
+  return config_.context_init() == framecast::HvrnnConfig::CONCAT ? config_.context_frames() : 1;
+}
+
+at::Tensor HvrnnImpl::ContextFeature(const at::Tensor& v, int64_t D) const {
+  switch (config_.context_init()) {
+    case framecast::HvrnnConfig::MEAN:
+      return v.narrow(1, 0, D).mean(1);
+    case framecast::HvrnnConfig::CONCAT:
+      TORCH_CHECK(D == config_.context_frames(), "Hvrnn: context_init CONCAT was built for ",
+                  config_.context_frames(), " context frames, got ", D);
+      return v.narrow(1, 0, D).flatten(1, 2);  // [B, D * C, r, r], frame-major channels
+    default:
+      return v.select(1, D - 1);
+  }
 }
 
 at::Tensor HvrnnImpl::Noise(const NoiseFn& noise, int64_t level, int64_t t, at::IntArrayRef shape,
@@ -242,8 +259,7 @@ TrainOutput HvrnnImpl::forward_train(const at::Tensor& clip, int64_t context, do
   for (auto& f : flat) {
     feats.push_back(f.view({B, N, f.size(1), f.size(2), f.size(3)}));
     const auto& v = feats.back();
-    ctx.push_back(c.context_init() == framecast::HvrnnConfig::MEAN ? v.narrow(1, 0, D).mean(1)
-                                                                   : v.select(1, D - 1));
+    ctx.push_back(ContextFeature(v, D));
   }
   std::vector<at::Tensor> state = InitialStates(ctx, /*with_posterior=*/true);
   const size_t n_state = state.size();
@@ -328,8 +344,7 @@ at::Tensor HvrnnImpl::generate(const at::Tensor& context_frames, int64_t horizon
   std::vector<at::Tensor> ctx, prev;
   for (auto& f : flat) {
     auto v = f.view({B, D, f.size(1), f.size(2), f.size(3)});
-    ctx.push_back(c.context_init() == framecast::HvrnnConfig::MEAN ? v.mean(1)
-                                                                   : v.select(1, D - 1));
+    ctx.push_back(ContextFeature(v, D));
     prev.push_back(v.select(1, D - 1));
   }
   std::vector<at::Tensor> state = InitialStates(ctx, /*with_posterior=*/false);

@@ -14,7 +14,8 @@
 //     width D_r; then Conv3x3+GN+ReLU, Conv3x3 -> image channels (logits); the likelihood mean is
 //     sigmoid(logits).
 //   Initial states: one InitNet per ConvLSTM (decoder, prior level, posterior level) applied to
-//     feat_r of the context (last frame, or the mean over context frames).
+//     feat_r of the context: the last frame, the mean over context frames, or (CONCAT) every
+//     context frame's features concatenated along channels, so the states can see the motion.
 // Loss per sequence: sum_t [NLL_t + beta * sum_l KL_t^l], NLL Gaussian 0.5 * sum (x - mean)^2 /
 // sigma^2 (constants dropped) or Bernoulli BCE; analytic KL; reduced by the mean over the batch,
 // so the loss of a concatenated batch is the mean of the parts' losses. Under bf16 autocast the
@@ -105,6 +106,10 @@ struct HvrnnImpl : torch::nn::Module {
                     std::vector<at::Tensor>* state, size_t dec_offset);
   std::vector<at::Tensor> Upsampled(const std::vector<at::Tensor>& zs, int64_t level) const;
   int64_t ResIndex(int64_t r) const;  // index of resolution r in enc_res_
+  // Frames an init net sees (context_frames under CONCAT, else 1), and the context features of
+  // one resolution ([B, D, C, r, r] -> [B, InitFrames() * C, r, r]) per context_init.
+  int64_t InitFrames() const;
+  at::Tensor ContextFeature(const at::Tensor& per_frame, int64_t D) const;
   at::Tensor Noise(const NoiseFn& noise, int64_t level, int64_t t, at::IntArrayRef shape,
                    const at::TensorOptions& opts) const;
   std::vector<at::Tensor> StepParameters();
