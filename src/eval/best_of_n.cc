@@ -390,4 +390,75 @@ PredictFn MeanFramePredictor() {
   };
 }
 
+namespace {
+
+// frames [n, C, H, W] float -> blurred with sigma (0: unchanged).
+at::Tensor GaussianBlur(const at::Tensor& frames, double sigma) {
+  if (sigma <= 0) return frames;
+  const int64_t r = static_cast<int64_t>(std::ceil(3 * sigma));
+  at::Tensor x = at::arange(-r, r + 1, frames.options().dtype(at::kDouble));
+  at::Tensor k = at::exp(-(x * x) / (2 * sigma * sigma));
+  k = (k / k.sum()).to(frames.scalar_type());
+  const int64_t n = frames.size(0), c = frames.size(1), h = frames.size(2), w = frames.size(3);
+  at::Tensor y = frames.reshape({n * c, 1, h, w});
+  y = at::replication_pad2d(y, {r, r, r, r});
+  y = at::conv2d(y, k.view({1, 1, 1, 2 * r + 1}));
+  y = at::conv2d(y, k.view({1, 1, 2 * r + 1, 1}));
+  return y.reshape({n, c, h, w});
+}
+
+double SigmaAt(const std::vector<double>& s, int64_t t) {
+  return s[static_cast<size_t>(std::min<int64_t>(t, static_cast<int64_t>(s.size()) - 1))];
+}
+
+}  // namespace
+
+std::vector<double> DefaultBlurCandidates() { return {0, 0.5, 1, 1.5, 2, 3, 4, 6, 8}; }
+
+PredictFn BlurLastFramePredictor(std::vector<double> sigma) {
+  return [sigma](const at::Tensor& context, int64_t horizon, int64_t) -> Result<at::Tensor> {
+    if (context.dim() != 5 || context.size(1) < 1) {
+      return Status::InvalidArgument("blur-last-frame: context must be [b, D >= 1, C, H, W]");
+    }
+    if (sigma.empty()) return Status::InvalidArgument("blur-last-frame: no blur widths");
+    at::Tensor last = context.select(1, context.size(1) - 1).to(at::kFloat);
+    std::vector<at::Tensor> frames;
+    for (int64_t t = 0; t < horizon; ++t) frames.push_back(GaussianBlur(last, SigmaAt(sigma, t)));
+    if (frames.empty()) return at::empty({context.size(0), 0, last.size(1), last.size(2),
+                                          last.size(3)}, last.options());
+    return at::stack(frames, 1);
+  };
+}
+
+Result<std::vector<double>> FitBlurWidths(const at::Tensor& clips, int64_t context,
+                                          int64_t horizon, const std::vector<double>& candidates) {
+  if (candidates.empty()) return Status::InvalidArgument("FitBlurWidths: no candidate widths");
+  for (double c : candidates) {
+    if (!(c >= 0 && c <= 64)) return Status::InvalidArgument("FitBlurWidths: width out of [0, 64]");
+  }
+  if (clips.dim() != 5 || clips.size(0) < 1 || context < 1 || horizon < 1 ||
+      clips.size(1) < context + horizon) {
+    return Status::InvalidArgument("FitBlurWidths: clips must be [n >= 1, T >= context + horizon, "
+                                   "C, H, W] with context, horizon >= 1");
+  }
+  at::NoGradGuard ng;
+  at::Tensor x = clips.scalar_type() == at::kByte ? clips.to(at::kFloat) / 255.0
+                                                  : clips.to(at::kFloat);
+  at::Tensor last = x.select(1, context - 1);
+  std::vector<double> best(static_cast<size_t>(horizon), candidates[0]);
+  std::vector<double> best_psnr(static_cast<size_t>(horizon), -1e300);
+  for (double c : candidates) {
+    at::Tensor blurred = GaussianBlur(last, c).clamp(0, 1);
+    for (int64_t t = 0; t < horizon; ++t) {
+      at::Tensor mse = (blurred - x.select(1, context + t)).pow(2).mean({1, 2, 3}).clamp_min(1e-10);
+      const double psnr = (-10.0 * at::log10(mse)).mean().item<double>();
+      if (psnr > best_psnr[static_cast<size_t>(t)] + 1e-12) {
+        best_psnr[static_cast<size_t>(t)] = psnr;
+        best[static_cast<size_t>(t)] = c;
+      }
+    }
+  }
+  return best;
+}
+
 }  // namespace fc::eval

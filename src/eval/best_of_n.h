@@ -123,5 +123,17 @@ Result<MethodResult> Evaluate(const std::string& method_name, const PredictFn& p
 PredictFn CopyLastFramePredictor();
 // Repeats the mean of the context frames over the horizon.
 PredictFn MeanFramePredictor();
+// A Gaussian blur of the last context frame: predicted frame t (0-based) is blurred with
+// sigma_per_frame[t] pixels (frames past the list use its last entry; sigma 0 is the frame
+// itself). Separable kernel of radius ceil(3 sigma), borders replicated.
+// REQUIRES: sigma_per_frame non-empty, every entry in [0, 64].
+PredictFn BlurLastFramePredictor(std::vector<double> sigma_per_frame);
+// The blur width per predicted frame that maximises the mean PSNR of BlurLastFramePredictor on
+// `clips` ([n >= 1, T >= context + horizon, C, H, W], uint8 or float in [0, 1]: training clips,
+// never the test set), chosen from `candidates` (ties: the smaller width). Deterministic.
+Result<std::vector<double>> FitBlurWidths(const at::Tensor& clips, int64_t context,
+                                          int64_t horizon, const std::vector<double>& candidates);
+// The widths FitBlurWidths tries by default (pixels).
+std::vector<double> DefaultBlurCandidates();
 
 }  // namespace fc::eval

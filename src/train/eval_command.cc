@@ -39,6 +39,8 @@ uint64_t Mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+constexpr int64_t kBlurFitClips = 64;  // training clips the blur baseline's widths are fitted on
+
 struct EvalArgs {
   std::string config_path, step_dir, out_dir, gif;
   int64_t samples = 0, sequences = 0, batch = 16, gif_sequences = 4;
@@ -135,6 +137,31 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
     FC_ASSIGN_OR_RETURN(
         auto mean, eval::Evaluate("mean-frame", eval::MeanFramePredictor(), local, ob, comm.get()));
     report.methods.push_back(std::move(mean));
+    // Blur of the last frame, its width per predicted frame fitted on training clips (the same
+    // clips on every rank, so every rank fits the same widths).
+    FC_ASSIGN_OR_RETURN(auto train_source, data::MakeTrainSource(d, context + horizon));
+    std::vector<at::Tensor> fit;
+    for (int64_t i = 0; i < std::min<int64_t>(kBlurFitClips, train_source->size()); ++i) {
+      FC_ASSIGN_OR_RETURN(auto clip, train_source->Get(i, 0));
+      fit.push_back(clip.frames);
+    }
+    if (fit.empty()) return Status::InvalidArgument(a.config_path + ": data: no training clips");
+    FC_ASSIGN_OR_RETURN(auto widths, eval::FitBlurWidths(at::stack(fit).to(device), context,
+                                                         horizon, eval::DefaultBlurCandidates()));
+    std::string shown;
+    for (double w : widths) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%g", w);
+      shown += (shown.empty() ? "" : ",") + std::string(buf);
+    }
+    if (rank == 0) {
+      LogInfo("blur-last-frame widths per predicted frame (px, fitted on " +
+              std::to_string(fit.size()) + " training clips): " + shown);
+    }
+    FC_ASSIGN_OR_RETURN(auto blur, eval::Evaluate("blur-last-frame",
+                                                  eval::BlurLastFramePredictor(widths), local, ob,
+                                                  comm.get()));
+    report.methods.push_back(std::move(blur));
   }
   report.protocol = eval::ProtocolOf(o, n, source->Describe(),
                                      d.has_moving_mnist() ? d.moving_mnist().test_seed() : 0);
@@ -183,7 +210,7 @@ int EvalCommand(int argc, char** argv, int first) {
   flags.Add("gif", "",
             "GIF of context + prediction next to ground truth (default <out>/samples.gif; "
             "'none' to skip)");
-  flags.Add("baselines", "1", "1: also evaluate copy-last-frame and mean-frame");
+  flags.Add("baselines", "1", "1: also evaluate copy-last-frame, mean-frame and blur-last-frame");
   flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
   Status st = flags.Parse(argc, argv, first);
   if (st.ok() && flags.positional().size() != 1)

@@ -3,6 +3,7 @@
 #include "eval/best_of_n.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -152,6 +153,35 @@ void ExpectSameResult(const MethodResult& a, const MethodResult& b) {
       EXPECT_NEAR(x->per_frame[t], y->per_frame[t], 1e-12 * std::fabs(y->per_frame[t]));
     }
   }
+}
+
+TEST(BestOfN, BlurBaselineFitsTheWidthOnTrainingClips) {
+  // Targets that are the last frame blurred by 2 px at t = 0 and unchanged at t = 1: the fit
+  // recovers {2, 0}, and the predictor with those widths reproduces the targets.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  at::Tensor last = at::rand({4, 1, 1, 24, 24}, gen);
+  auto blur2 = BlurLastFramePredictor({2.0});
+  auto target0 = blur2(last, 1, 0);
+  ASSERT_TRUE(target0.ok());
+  at::Tensor clips = at::cat({last, target0.value(), last}, 1);  // [4, 3, 1, 24, 24]
+  auto widths = FitBlurWidths(clips, 1, 2, DefaultBlurCandidates());
+  ASSERT_TRUE(widths.ok()) << widths.status().ToString();
+  EXPECT_EQ(widths.value(), (std::vector<double>{2.0, 0.0}));
+  auto pred = BlurLastFramePredictor(widths.value())(last, 3, 0);
+  ASSERT_TRUE(pred.ok());
+  EXPECT_LT((pred.value().select(1, 0) - target0.value().select(1, 0)).abs().max().item<double>(),
+            1e-6);
+  EXPECT_EQ((pred.value().select(1, 1) - last.select(1, 0)).abs().max().item<double>(), 0.0);
+  // Frames past the list keep its last width; a constant image stays constant (normalised
+  // kernel, replicated borders).
+  EXPECT_EQ((pred.value().select(1, 2) - last.select(1, 0)).abs().max().item<double>(), 0.0);
+  auto flat = blur2(at::full({1, 1, 1, 8, 8}, 0.5), 1, 0);
+  ASSERT_TRUE(flat.ok());
+  EXPECT_LT((flat.value() - 0.5).abs().max().item<double>(), 1e-6);
+  EXPECT_FALSE(FitBlurWidths(clips, 1, 3, DefaultBlurCandidates()).ok());  // too short
+  EXPECT_FALSE(FitBlurWidths(clips, 1, 2, {}).ok());
+  EXPECT_FALSE(FitBlurWidths(clips, 1, 2, {-1.0}).ok());
+  EXPECT_FALSE(FitBlurWidths(clips, 1, 2, {std::nan("")}).ok());
 }
 
 TEST(BestOfN, DistributedEqualsSingleRank) {
