@@ -413,7 +413,7 @@ double SigmaAt(const std::vector<double>& s, int64_t t) {
 
 }  // namespace
 
-std::vector<double> DefaultBlurCandidates() { return {0, 0.5, 1, 1.5, 2, 3, 4, 6, 8}; }
+std::vector<double> DefaultBlurCandidates() { return {0, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16}; }
 
 PredictFn BlurLastFramePredictor(std::vector<double> sigma) {
   return [sigma](const at::Tensor& context, int64_t horizon, int64_t) -> Result<at::Tensor> {
