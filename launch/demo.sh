@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up, build, then the main job: the hierarchical VRNN (configs/hvrnn_smmnist_tiny.pbtxt) trained
 # data-parallel on 2 MPI ranks on Moving Fashion-MNIST, evaluated best-of-N against the
-# copy-last-frame and mean-frame baselines. Writes into build/demo-run/ (fresh each time):
+# copy-last-frame, mean-frame and blur-last-frame baselines. Writes into build/demo-run/ (fresh each time):
 #   hvrnn/checkpoints/         sharded checkpoints (resume: rerun the train command below)
 #   hvrnn/eval/step-*/         table.txt, report.json, curves.csv, curves_*.png, samples.gif
 #   hvrnn/tb/, hvrnn/metrics.jsonl, hvrnn/samples/*.gif|mp4, hvrnn/logs/   (README, "Watching a run")
@@ -37,6 +37,6 @@ cvg_start=$(date +%s)
 "$here/run.sh" -np 2 train "$FRAMECAST_ROOT/configs/cvg_tiny.pbtxt" --set output_dir="$demo/cvg" "${cvg_steps[@]}"
 "$FRAMECAST_BUILD_DIR/framecast" sample "$demo/cvg" --num 10 --columns 5 --out "$demo/cvg/samples.mp4"
 echo "[demo] cascade trained (2 stages) and sampled in $(( $(date +%s) - cvg_start )) s; sample GIF: $demo/cvg/samples.gif"
-# Last: the HVRNN evaluation table (model vs copy-last-frame and mean-frame baselines).
+# Last: the HVRNN evaluation table (model vs copy-last-frame, mean-frame and blur baselines).
 echo "[demo] done; HVRNN results in $demo/hvrnn/eval/$(basename "$step_dir")/:"
 cat "$demo/hvrnn/eval/$(basename "$step_dir")/table.txt"
