@@ -46,7 +46,7 @@ def encoder_resolutions(size):
 
 
 def hvrnn_config(h, data_context=1):
-    c = {"data_context": data_context}
+    c = {}
     c["image_channels"] = _int(h, "image_channels") or 3
     c["image_size"] = _int(h, "image_size") or 64
     res = encoder_resolutions(c["image_size"])
@@ -70,10 +70,10 @@ def hvrnn_config(h, data_context=1):
     c["gn_on_dist_head"] = not _bool(_get(h, "no_gn_on_dist_head", "false"))
     c["bernoulli"] = _get(h, "likelihood", "GAUSSIAN") in ("BERNOULLI", "1")
     c["gaussian_sigma"] = _float(h, "gaussian_sigma") or 1.0
-    c["context_init"] = {"1": "MEAN", "2": "CONCAT", "0": "LAST"}.get(
-        str(_get(h, "context_init", "LAST")), str(_get(h, "context_init", "LAST")))
-    # CONCAT: init nets see every context frame (run config: data.context_frames when unset).
-    c["init_frames"] = (_int(h, "context_frames") or c.get("data_context", 1)) if c["context_init"] == "CONCAT" else 1
+    c["context_init"] = _get(h, "context_init", "LAST")
+    # CONCAT: init nets see every context frame (model.hvrnn.context_frames, else the data's).
+    concat = c["context_init"] in ("CONCAT", "2")
+    c["init_frames"] = (_int(h, "context_frames") or data_context) if concat else 1
     c["posterior_sees_previous_frame"] = _bool(_get(h, "posterior_sees_previous_frame", "false"))
     c["sigma_floor"] = _float(h, "sigma_floor") or 1e-4
     return c
@@ -252,9 +252,9 @@ class Hvrnn(nn.Module):
         feats = {r: f.reshape(B, N, *f.shape[1:]) for r, f in feats.items()}
 
         def ctx(r):
-            if c["context_init"] == "MEAN":
+            if c["context_init"] in ("MEAN", "1"):
                 return feats[r][:, :D].mean(1)
-            if c["context_init"] == "CONCAT":
+            if c["context_init"] in ("CONCAT", "2"):
                 return feats[r][:, :D].flatten(1, 2)
             return feats[r][:, D - 1]
 

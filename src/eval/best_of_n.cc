@@ -396,9 +396,7 @@ namespace {
 at::Tensor GaussianBlur(const at::Tensor& frames, double sigma) {
   if (sigma <= 0) return frames;
   const int64_t r = static_cast<int64_t>(std::ceil(3 * sigma));
-  at::Tensor x = at::arange(-r, r + 1, frames.options().dtype(at::kDouble));
-  at::Tensor k = at::exp(-(x * x) / (2 * sigma * sigma));
-  k = (k / k.sum()).to(frames.scalar_type());
+  at::Tensor k = GaussianKernel1d(2 * r + 1, sigma).to(frames.options());
   const int64_t n = frames.size(0), c = frames.size(1), h = frames.size(2), w = frames.size(3);
   at::Tensor y = frames.reshape({n * c, 1, h, w});
   y = at::replication_pad2d(y, {r, r, r, r});
@@ -444,16 +442,17 @@ Result<std::vector<double>> FitBlurWidths(const at::Tensor& clips, int64_t conte
   at::NoGradGuard ng;
   at::Tensor x = clips.scalar_type() == at::kByte ? clips.to(at::kFloat) / 255.0
                                                   : clips.to(at::kFloat);
-  at::Tensor last = x.select(1, context - 1);
+  at::Tensor context_frames = x.narrow(1, 0, context), target = x.narrow(1, context, horizon);
   std::vector<double> best(static_cast<size_t>(horizon), candidates[0]);
   std::vector<double> best_psnr(static_cast<size_t>(horizon), -1e300);
   for (double c : candidates) {
-    at::Tensor blurred = GaussianBlur(last, c).clamp(0, 1);
+    FC_ASSIGN_OR_RETURN(at::Tensor pred, BlurLastFramePredictor({c})(context_frames, horizon, 0));
+    FC_ASSIGN_OR_RETURN(at::Tensor psnr, Psnr(pred, target));  // [n, horizon], as reported
+    const at::Tensor per_frame = psnr.mean(0).cpu();
     for (int64_t t = 0; t < horizon; ++t) {
-      at::Tensor mse = (blurred - x.select(1, context + t)).pow(2).mean({1, 2, 3}).clamp_min(1e-10);
-      const double psnr = (-10.0 * at::log10(mse)).mean().item<double>();
-      if (psnr > best_psnr[static_cast<size_t>(t)] + 1e-12) {
-        best_psnr[static_cast<size_t>(t)] = psnr;
+      const double v = per_frame[t].item<double>();
+      if (v > best_psnr[static_cast<size_t>(t)] + 1e-12) {
+        best_psnr[static_cast<size_t>(t)] = v;
         best[static_cast<size_t>(t)] = c;
       }
     }

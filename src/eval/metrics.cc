@@ -45,11 +45,13 @@ Result<at::Tensor> Psnr(const at::Tensor& pred, const at::Tensor& target) {
   return (-10.0 * at::log10(mse)).clamp_max(kPsnrCapDb);
 }
 
-at::Tensor SsimGaussian1d() {
-  at::Tensor x = at::arange(kSsimWindow, at::kDouble) - (kSsimWindow - 1) / 2.0;
-  at::Tensor g = at::exp(-(x * x) / (2.0 * kSsimSigma * kSsimSigma));
+at::Tensor GaussianKernel1d(int64_t taps, double sigma) {
+  at::Tensor x = at::arange(taps, at::kDouble) - (taps - 1) / 2.0;
+  at::Tensor g = at::exp(-(x * x) / (2.0 * sigma * sigma));
   return g / g.sum();
 }
+
+at::Tensor SsimGaussian1d() { return GaussianKernel1d(kSsimWindow, kSsimSigma); }
 
 Result<at::Tensor> Ssim(const at::Tensor& pred, const at::Tensor& target) {
   FC_RETURN_IF_ERROR(CheckClipPair(pred, target, "ssim"));

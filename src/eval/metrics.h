@@ -38,6 +38,9 @@ Result<at::Tensor> Ssim(const at::Tensor& pred, const at::Tensor& target);
 // The normalised 1-D Gaussian of kSsimWindow taps (float64, CPU); the 2-D window is its outer
 // product.
 at::Tensor SsimGaussian1d();
+// The normalised 1-D Gaussian of `taps` taps centred on the middle one (float64, CPU).
+// REQUIRES: taps >= 1, sigma > 0.
+at::Tensor GaussianKernel1d(int64_t taps, double sigma);
 
 // Checks that pred and target are [B, T, C, H, W] floating tensors of equal shape and device;
 // `what` names the caller in the message.
