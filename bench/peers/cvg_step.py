@@ -62,7 +62,7 @@ def _disc(d, level, res):
 def cvg_config(c):
     cfg = {"num_classes": _int(c, "num_classes"), "channels": _int(c, "image_channels") or 3,
            "emb": _int(c, "class_embedding_dim") or 128,
-           "per_location": _get(c, "score_reduction", "SUM") in ("PER_LOCATION", "1"),
+           "per_location": _get(c, "score_reduction", "PER_LOCATION") in ("PER_LOCATION", "0"),
            "projection": not _bool(_get(c, "no_class_projection", "false")),
            "sn_iters": _int(c, "sn_iterations") or 1,
            "sn_g": not _bool(_get(c, "no_spectral_norm_g", "false")),

@@ -68,6 +68,7 @@ def hvrnn_config(h, data_context=1):
     c["no_dense"] = _bool(_get(h, "no_dense", "false"))
     c["groups"] = _int(h, "groups") or 16
     c["gn_on_dist_head"] = not _bool(_get(h, "no_gn_on_dist_head", "false"))
+    c["zero_dist_head"] = not _bool(_get(h, "random_init_dist_head", "false"))
     c["bernoulli"] = _get(h, "likelihood", "GAUSSIAN") in ("BERNOULLI", "1")
     c["gaussian_sigma"] = _float(h, "gaussian_sigma") or 1.0
     c["context_init"] = _get(h, "context_init", "LAST")
@@ -186,7 +187,7 @@ class Encoder(nn.Module):
 class LatentNet(nn.Module):
     """One level of the prior or the posterior: 1x1 conv + GN, ConvLSTM, 1x1 conv (+ GN) head."""
 
-    def __init__(self, cin, lat, groups, gn_head, floor):
+    def __init__(self, cin, lat, groups, gn_head, floor, zero_head=False):
         super().__init__()
         hid = lat["hidden"]
         self.conv_in = nn.Conv2d(cin, hid, 1)
@@ -195,6 +196,13 @@ class LatentNet(nn.Module):
         self.head = nn.Conv2d(hid, 2 * lat["ch"], 1)
         self.norm_head = nn.GroupNorm(groups, 2 * lat["ch"]) if gn_head else None
         self.floor = floor
+        if zero_head:  # prior = posterior at step 0 (framecast's random_init_dist_head: false)
+            with torch.no_grad():
+                if self.norm_head is not None:
+                    self.norm_head.weight.zero_()
+                else:
+                    self.head.weight.zero_()
+                    self.head.bias.zero_()
 
     def forward(self, x, h, c):
         h, c = self.cell(self.norm_in(self.conv_in(x)), h, c)
@@ -221,9 +229,11 @@ class Hvrnn(nn.Module):
             parents = lats[:l] if not c["no_dense"] else lats[max(0, l - 1):l]
             zin = sum(p["ch"] for p in parents)
             fe = self.enc_w[lat["res"]]
-            self.prior.append(LatentNet(fe + zin, lat, g, c["gn_on_dist_head"], c["sigma_floor"]))
+            self.prior.append(LatentNet(fe + zin, lat, g, c["gn_on_dist_head"], c["sigma_floor"],
+                                        c["zero_dist_head"]))
             pin = fe * (2 if c["posterior_sees_previous_frame"] else 1) + zin
-            self.posterior.append(LatentNet(pin, lat, g, c["gn_on_dist_head"], c["sigma_floor"]))
+            self.posterior.append(LatentNet(pin, lat, g, c["gn_on_dist_head"], c["sigma_floor"],
+                                            c["zero_dist_head"]))
             self.prior_init.append(InitNet(fe * c["init_frames"], lat["hidden"], g))
             self.posterior_init.append(InitNet(fe * c["init_frames"], lat["hidden"], g))
         dw, rec = c["decoder_widths"], c["decoder_recurrent"]

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cctype>
+
 #include "ckpt/files.h"
 #include "data/idx.h"
 #include "data/moving_mnist.h"
@@ -302,6 +304,20 @@ Status ValidateData(const DataConfig& c, bool check_files) {
     if (cl.image_size() < 0) return Invalid("data.clips.image_size", "must be >= 0");
   }
   return Status::Ok();
+}
+
+std::string DescribeSubstitute(const framecast::DataConfig& config) {
+  if (config.has_procedural_blobs()) {
+    return "data: procedural blobs, a synthetic workload (no paper reports numbers on it)";
+  }
+  if (!config.has_moving_mnist()) return "";
+  const std::string& digits = config.moving_mnist().train_digits();
+  std::string lower(digits);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower.find("fashion") == std::string::npos) return "";
+  return "data: substitute dataset: Moving MNIST drawn with Fashion-MNIST items (" + digits +
+         ") instead of the MNIST digits of the papers' Stochastic Moving MNIST; its numbers are "
+         "not comparable to the papers' tables";
 }
 
 }  // namespace fc::data

@@ -64,4 +64,10 @@ Status ApplyDataDefaults(framecast::DataConfig* config);
 // digits, a prepared dataset's manifest) are named with their field and path.
 Status ValidateData(const framecast::DataConfig& config, bool check_files = true);
 
+// One line for the start-up banner when the (defaulted) data config stands in for the papers'
+// dataset, empty otherwise: Moving MNIST drawn with Fashion-MNIST items (the default files, or a
+// path naming "fashion") instead of the MNIST digits of Stochastic Moving MNIST, and the
+// procedural blobs, which are no paper's dataset.
+std::string DescribeSubstitute(const framecast::DataConfig& config);
+
 }  // namespace fc::data

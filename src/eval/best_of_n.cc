@@ -46,35 +46,6 @@ Status Agree(dist::Communicator* comm, const Status& local, const std::string& w
   return dist::AgreeOnStatus(comm, local, what);
 }
 
-// Every rank's value of `v`, in rank order.
-Result<std::vector<int64_t>> AllGatherInt(dist::Communicator* comm, int64_t v) {
-  if (comm == nullptr) return std::vector<int64_t>{v};
-  at::Tensor in = at::full({1}, v, at::kLong);
-  at::Tensor out = at::zeros({comm->size()}, at::kLong);
-  FC_RETURN_IF_ERROR(comm->AllGather(in, out)->Wait());
-  return std::vector<int64_t>(out.data_ptr<int64_t>(), out.data_ptr<int64_t>() + comm->size());
-}
-
-// Concatenates every rank's rows [counts[r], k] in rank order. Rows are padded to the largest
-// share for the collective and the padding is dropped again here, so nothing is counted twice.
-Result<at::Tensor> AllGatherRows(dist::Communicator* comm, const at::Tensor& local,
-                                 const std::vector<int64_t>& counts, int64_t k) {
-  if (comm == nullptr) return local;
-  const int64_t max_rows = *std::max_element(counts.begin(), counts.end());
-  int64_t total = 0;
-  for (int64_t c : counts) total += c;
-  if (max_rows == 0 || k == 0) return at::zeros({total, k}, at::kDouble);
-  at::Tensor padded = at::zeros({max_rows, k}, at::kDouble);
-  if (local.size(0) > 0) padded.slice(0, 0, local.size(0)).copy_(local);
-  at::Tensor flat = padded.reshape({-1});
-  at::Tensor out = at::zeros({comm->size() * max_rows * k}, at::kDouble);
-  FC_RETURN_IF_ERROR(comm->AllGather(flat, out)->Wait());
-  out = out.reshape({comm->size(), max_rows, k});
-  std::vector<at::Tensor> parts;
-  for (int r = 0; r < comm->size(); ++r) parts.push_back(out[r].slice(0, 0, counts[r]));
-  return at::cat(parts, 0);
-}
-
 Status ValidateInputs(const std::string& name, const at::Tensor& clips, const EvalOptions& o) {
   const std::string where = "evaluate " + name + ": ";
   if (o.context < 1) return Status::InvalidArgument(where + "context must be >= 1");
@@ -110,6 +81,36 @@ struct LocalTables {
 };
 
 }  // namespace
+
+// Every rank's value of `v`, in rank order.
+Result<std::vector<int64_t>> AllGatherInt(dist::Communicator* comm, int64_t v) {
+  if (comm == nullptr) return std::vector<int64_t>{v};
+  at::Tensor in = at::full({1}, v, at::kLong);
+  at::Tensor out = at::zeros({comm->size()}, at::kLong);
+  FC_RETURN_IF_ERROR(comm->AllGather(in, out)->Wait());
+  return std::vector<int64_t>(out.data_ptr<int64_t>(), out.data_ptr<int64_t>() + comm->size());
+}
+
+// Concatenates every rank's rows [counts[r], k] in rank order. Rows are padded to the largest
+// share for the collective and the padding is dropped again here, so nothing is counted twice.
+Result<at::Tensor> AllGatherRows(dist::Communicator* comm, const at::Tensor& local,
+                                 const std::vector<int64_t>& counts, int64_t k) {
+  if (comm == nullptr) return local;
+  const int64_t max_rows = *std::max_element(counts.begin(), counts.end());
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  if (max_rows == 0 || k == 0) return at::zeros({total, k}, at::kDouble);
+  at::Tensor padded = at::zeros({max_rows, k}, at::kDouble);
+  if (local.size(0) > 0) padded.slice(0, 0, local.size(0)).copy_(local);
+  at::Tensor flat = padded.reshape({-1});
+  at::Tensor out = at::zeros({comm->size() * max_rows * k}, at::kDouble);
+  FC_RETURN_IF_ERROR(comm->AllGather(flat, out)->Wait());
+  out = out.reshape({comm->size(), max_rows, k});
+  std::vector<at::Tensor> parts;
+  for (int r = 0; r < comm->size(); ++r) parts.push_back(out[r].slice(0, 0, counts[r]));
+  return at::cat(parts, 0);
+}
+
 
 Share ShareOf(int64_t n, int rank, int size) {
   const int64_t base = n / size, extra = n % size;

@@ -59,6 +59,13 @@ struct EvalOptions {
 
 enum class Direction { kHigherIsBetter, kLowerIsBetter };
 
+// Collective helpers (comm == nullptr: one process). Every rank's value of `v`, in rank order.
+Result<std::vector<int64_t>> AllGatherInt(dist::Communicator* comm, int64_t v);
+// Every rank's rows local [counts[rank], k] (float64), concatenated in rank order; counts from
+// AllGatherInt. Rows are padded to the largest share for the collective and the padding dropped.
+Result<at::Tensor> AllGatherRows(dist::Communicator* comm, const at::Tensor& local,
+                                 const std::vector<int64_t>& counts, int64_t k);
+
 // Per-sequence selection over samples. per_sample: [n, N, horizon] (any floating dtype).
 struct Selection {
   at::Tensor index;   // [n] int64: the chosen sample per sequence

@@ -358,6 +358,7 @@ std::string FormatTable(const EvalReport& report) {
          " context + " + std::to_string(p.horizon) + " predicted frames, best of " +
          std::to_string(p.samples) + "; \u00b1 is the std over sequences, FVD over " +
          std::to_string(p.fvd_draws) + " draws)\n";
+  for (const auto& e : report.elbos) out += FormatElbo(e) + "\n";
   return out;
 }
 
@@ -423,7 +424,21 @@ std::string ReportJson(const EvalReport& report) {
     }
     s += "\n      }\n    }";
   }
-  s += report.methods.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  s += report.methods.empty() ? "]" : "\n  ]";
+  s += ",\n  \"elbo\": [";
+  for (size_t i = 0; i < report.elbos.size(); ++i) {
+    const ElboResult& e = report.elbos[i];
+    s += i ? ",\n    {" : "\n    {";
+    s += "\"method\": " + JsonString(e.method) + ", \"sequences\": " + std::to_string(e.sequences) +
+         ", \"horizon\": " + std::to_string(e.horizon) +
+         ", \"dims_per_video\": " + std::to_string(e.dims_per_video) +
+         ", \"nll_nats\": " + JsonNumber(e.nll) + ", \"kl_nats\": " + JsonNumber(e.kl) +
+         ", \"neg_elbo_nats\": " + JsonNumber(e.neg_elbo) +
+         ", \"neg_elbo_std\": " + JsonNumber(e.neg_elbo_std) +
+         ", \"bits_per_dim\": " + JsonNumber(e.bits_per_dim) + ", \"note\": " + JsonString(e.note) +
+         "}";
+  }
+  s += report.elbos.empty() ? "]\n}\n" : "\n  ]\n}\n";
   return s;
 }
 
@@ -447,6 +462,67 @@ Status WriteReport(const EvalReport& report, const std::string& dir) {
     FC_RETURN_IF_ERROR(media::WritePng(dir + "/curves_" + names[k] + ".png", RenderLinePlot(plot)));
   }
   return Status::Ok();
+}
+
+std::string FormatGenerationTable(const GenerationReport& r) {
+  std::vector<std::vector<std::string>> rows{{"method", "IS", "FID", "class acc.", "FVD"}};
+  for (const auto& m : r.rows) {
+    rows.push_back({m.name, Fixed(m.inception.mean, 2) + " \u00b1 " + Fixed(m.inception.std, 2),
+                    m.fid_available ? Fixed(m.fid, 2) : "n/a",
+                    m.accuracy_available ? Fixed(100 * m.accuracy, 1) + "%" : "n/a",
+                    m.fvd_available ? Fixed(m.fvd, 1) : "n/a"});
+  }
+  std::vector<size_t> w(5, 0);
+  for (const auto& row : rows)
+    for (size_t j = 0; j < row.size(); ++j) w[j] = std::max(w[j], Width(row[j]));
+  std::string out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (size_t j = 0; j < rows[i].size(); ++j) out += (j ? " | " : "") + Pad(rows[i][j], w[j]);
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    out += "\n";
+    if (i == 0) {
+      for (size_t j = 0; j < w.size(); ++j) out += (j ? "-+-" : "") + std::string(w[j], '-');
+      out += "\n";
+    }
+  }
+  const int64_t clips = r.rows.empty() ? 0 : r.rows.front().clips;
+  out += "(" + std::to_string(clips) + " clips per row, " + r.levels + "; IS, FID and class " +
+         "accuracy on every frame by " + r.classifier + (r.classifier_note.empty() ? "" : " (" + r.classifier_note + ")") +
+         ", IS over " + std::to_string(r.splits) + " split(s); FID and FVD against the real clips; FVD: " +
+         (r.i3d_path.empty() ? "no I3D TorchScript (eval.i3d_torchscript)" : "I3D " + r.i3d_path) + ")\n";
+  return out;
+}
+
+std::string GenerationReportJson(const GenerationReport& r) {
+  std::string s = "{\n  \"protocol\": {\n";
+  s += "    \"dataset\": " + JsonString(r.dataset) + ",\n";
+  s += "    \"levels\": " + JsonString(r.levels) + ",\n";
+  s += "    \"classes\": " + std::to_string(r.classes) + ",\n";
+  s += "    \"seed\": " + std::to_string(r.seed) + ",\n";
+  s += "    \"inception_splits\": " + std::to_string(r.splits) + ",\n";
+  s += "    \"classifier_torchscript\": " + JsonString(r.classifier) + ",\n";
+  s += "    \"classifier_note\": " + JsonString(r.classifier_note) + ",\n";
+  s += "    \"i3d_torchscript\": " + JsonString(r.i3d_path) + "\n  },\n  \"methods\": [";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const GenerationRow& m = r.rows[i];
+    auto opt = [](bool ok, double v) { return ok ? JsonNumber(v) : std::string("null"); };
+    s += i ? ",\n    {" : "\n    {";
+    s += "\"name\": " + JsonString(m.name) + ", \"clips\": " + std::to_string(m.clips) +
+         ", \"frames\": " + std::to_string(m.frames) +
+         ", \"inception_score\": " + JsonNumber(m.inception.mean) +
+         ", \"inception_score_std\": " + JsonNumber(m.inception.std) +
+         ", \"fid\": " + opt(m.fid_available, m.fid) +
+         ", \"class_accuracy\": " + opt(m.accuracy_available, m.accuracy) +
+         ", \"fvd\": " + opt(m.fvd_available, m.fvd) + "}";
+  }
+  s += r.rows.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  return s;
+}
+
+Status WriteGenerationReport(const GenerationReport& report, const std::string& dir) {
+  FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
+  FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(dir + "/report.json", GenerationReportJson(report)));
+  return ckpt::WriteFileAtomic(dir + "/table.txt", FormatGenerationTable(report));
 }
 
 }  // namespace fc::eval

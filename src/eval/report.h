@@ -3,7 +3,8 @@
 //
 // Files written by WriteReport(report, dir) (each atomically, temp file + rename):
 //   dir/report.json       protocol + every method's metrics (unavailable metrics: "available":
-//                         false and a "note"; non-finite numbers as null)
+//                         false and a "note"; non-finite numbers as null) + "elbo": the held-out
+//                         likelihoods (nats per video, bits per dimension)
 //   dir/curves.csv        frame,method,psnr,ssim,lpips  (frame 1 = first predicted frame;
 //                         an empty field where a metric is unavailable)
 //   dir/curves_<m>.png    one line plot per available metric m, one polyline per method
@@ -19,6 +20,8 @@
 #include <vector>
 
 #include "eval/best_of_n.h"
+#include "eval/frame_classifier.h"
+#include "eval/likelihood.h"
 #include "util/status.h"
 
 namespace fc::eval {
@@ -42,6 +45,7 @@ struct EvalProtocol {
 struct EvalReport {
   EvalProtocol protocol;
   std::vector<MethodResult> methods;
+  std::vector<ElboResult> elbos;  // held-out likelihoods (latent-variable models); may be empty
 };
 
 // The protocol of `options` on `sequences` held-out sequences of `dataset`.
@@ -49,7 +53,7 @@ EvalProtocol ProtocolOf(const EvalOptions& options, int64_t sequences, const std
                         uint64_t dataset_seed);
 
 // method | PSNR | SSIM | LPIPS | FVD, "mean ± std" (std over sequences; FVD: over draws) and
-// "n/a" where unavailable, followed by one protocol line.
+// "n/a" where unavailable, followed by one protocol line, then one FormatElbo line per elbos.
 std::string FormatTable(const EvalReport& report);
 std::string CurvesCsv(const EvalReport& report);
 std::string ReportJson(const EvalReport& report);
@@ -73,5 +77,29 @@ std::array<uint8_t, 3> SeriesColor(size_t i);
 
 // Writes the files listed above into `dir` (created if missing).
 Status WriteReport(const EvalReport& report, const std::string& dir);
+
+// ---- generative models (CVG): sample quality by a frame classifier --------------------------
+struct GenerationRow {
+  std::string name;  // "cvg", "real clips", "untrained generator"
+  int64_t clips = 0, frames = 0;
+  ScoreMeanStd inception;  // IS over frames (classifier splits)
+  bool fid_available = false;
+  double fid = 0;              // frames vs the real clips' frames, classifier features
+  bool accuracy_available = false;
+  double accuracy = 0;         // frames classified as the class they were asked for (or have)
+  bool fvd_available = false;
+  double fvd = 0;              // clips vs real clips, I3D features
+};
+struct GenerationReport {
+  std::string dataset, classifier, classifier_note, i3d_path, levels;
+  int64_t splits = 1, classes = 0;
+  uint64_t seed = 0;
+  std::vector<GenerationRow> rows;
+};
+// method | IS | FID | class acc. | FVD, then lines naming the feature networks.
+std::string FormatGenerationTable(const GenerationReport& report);
+std::string GenerationReportJson(const GenerationReport& report);
+// dir/report.json and dir/table.txt, atomically.
+Status WriteGenerationReport(const GenerationReport& report, const std::string& dir);
 
 }  // namespace fc::eval

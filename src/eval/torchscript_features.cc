@@ -25,27 +25,6 @@ std::string FirstLine(const std::string& s) {
   return line.empty() ? "unknown error" : line;
 }
 
-// Loads `path` as TorchScript; `what` ("i3d", "lpips") names the role in errors.
-Result<torch::jit::Module> LoadModule(const std::string& what, const std::string& path,
-                                      c10::Device device) {
-  const std::string where = what + " TorchScript " + path;
-  if (path.empty()) return Status::InvalidArgument(what + " TorchScript: empty path");
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return Status::NotFound(where + ": " + std::strerror(errno));
-  ::close(fd);
-  try {
-    torch::jit::Module m = torch::jit::load(path, device);
-    m.eval();
-    if (!m.find_method("forward")) return Status::InvalidArgument(where + ": no forward method");
-    return m;
-  } catch (const c10::Error& e) {
-    return Status::InvalidArgument(where + ": not a loadable TorchScript archive (" +
-                                   FirstLine(e.what_without_backtrace()) + ")");
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(where + ": " + FirstLine(e.what()));
-  }
-}
-
 // Number of arguments of forward, not counting self.
 size_t ForwardArity(torch::jit::Module& m) {
   auto method = m.get_method("forward");
@@ -76,6 +55,27 @@ std::string LastLine(const std::string& s) {
 
 }  // namespace
 
+// Loads `path` as TorchScript; `what` ("i3d", "lpips") names the role in errors.
+Result<torch::jit::Module> LoadTorchScript(const std::string& what, const std::string& path,
+                                      c10::Device device) {
+  const std::string where = what + " TorchScript " + path;
+  if (path.empty()) return Status::InvalidArgument(what + " TorchScript: empty path");
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Status::NotFound(where + ": " + std::strerror(errno));
+  ::close(fd);
+  try {
+    torch::jit::Module m = torch::jit::load(path, device);
+    m.eval();
+    if (!m.find_method("forward")) return Status::InvalidArgument(where + ": no forward method");
+    return m;
+  } catch (const c10::Error& e) {
+    return Status::InvalidArgument(where + ": not a loadable TorchScript archive (" +
+                                   FirstLine(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(where + ": " + FirstLine(e.what()));
+  }
+}
+
 at::Tensor I3dPreprocess(const at::Tensor& clips) {
   const int64_t n = clips.size(0), t = clips.size(1), c = clips.size(2);
   at::Tensor x =
@@ -103,7 +103,7 @@ TorchScriptI3d::~TorchScriptI3d() = default;
 
 Result<std::unique_ptr<TorchScriptI3d>> TorchScriptI3d::Load(const std::string& path,
                                                              c10::Device device) {
-  FC_ASSIGN_OR_RETURN(torch::jit::Module m, LoadModule("i3d", path, device));
+  FC_ASSIGN_OR_RETURN(torch::jit::Module m, LoadTorchScript("i3d", path, device));
   size_t arity = ForwardArity(m);
   if (arity != 1 && arity != 4) {
     return Status::InvalidArgument("i3d TorchScript " + path +
@@ -162,7 +162,7 @@ TorchScriptLpips::~TorchScriptLpips() = default;
 
 Result<std::unique_ptr<TorchScriptLpips>> TorchScriptLpips::Load(const std::string& path,
                                                                  c10::Device device) {
-  FC_ASSIGN_OR_RETURN(torch::jit::Module m, LoadModule("lpips", path, device));
+  FC_ASSIGN_OR_RETURN(torch::jit::Module m, LoadTorchScript("lpips", path, device));
   if (ForwardArity(m) != 2) {
     return Status::InvalidArgument("lpips TorchScript " + path + ": forward must take (a, b)");
   }

@@ -23,6 +23,10 @@
 
 #include "util/status.h"
 
+namespace torch::jit {
+struct Module;
+}
+
 namespace fc::eval {
 
 inline constexpr int64_t kI3dSize = 224;
@@ -63,6 +67,12 @@ class TorchScriptLpips {
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };
+
+// Loads `path` as a TorchScript module on `device` in eval mode; `what` ("i3d", "classifier")
+// names the role in the one-line errors: NotFound for a missing or unreadable file,
+// InvalidArgument for anything that is not an archive with a forward method.
+Result<torch::jit::Module> LoadTorchScript(const std::string& what, const std::string& path,
+                                           c10::Device device);
 
 // [N, T, C, H, W] (clamped to [0, 1]) -> [N, 3, T, 224, 224] in [-1, 1] (the I3D input),
 // float32.

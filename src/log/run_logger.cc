@@ -109,6 +109,7 @@ void RunLogger::Banner(const RunStart& start) {
   LogInfo("config digest " + config::Digest(config::ToText(config_)) + "; " +
           std::to_string(config_.stages_size()) + " stage(s), " + std::to_string(total) +
           " step(s):" + stages + "; logs in " + run_dir_ + "/{logs,tb,metrics.jsonl,samples}");
+  if (!start.data_note.empty()) LogInfo(start.data_note);
   if (start.resumed_from.empty()) {
     LogInfo("resume: fresh start");
   } else {

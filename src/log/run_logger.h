@@ -37,6 +37,7 @@ struct RunStart {
   std::string resumed_from;  // step directory; empty: a fresh start
   int64_t global_step = 0, step = 0;
   int stage = 0;
+  std::string data_note;  // a line on the dataset (data::DescribeSubstitute); empty: none
 };
 
 class RunLogger {

@@ -6,9 +6,12 @@
 // (run seed, s, g), so a rerun on the same number of ranks reproduces the numbers exactly.
 // Rank 0 prints the table and writes report.json, curves.csv, curves_<metric>.png and table.txt
 // (default RUN_DIR/eval/<step>/), and a GIF of context + prediction next to the ground truth.
+// The held-out negative ELBO (eval/likelihood.h) follows the table: nats per video over the
+// predicted frames, one posterior sample per sequence (noise seeded by (run seed, g)), beta 1.
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -18,10 +21,12 @@
 #include "data/sources.h"
 #include "dist/world.h"
 #include "eval/best_of_n.h"
+#include "eval/likelihood.h"
 #include "eval/report.h"
 #include "media/gif.h"
 #include "models/hvrnn/hvrnn.h"
 #include "train/commands.h"
+#include "train/cvg_eval.h"
 #include "train/hvrnn_family.h"
 #include "train/run.h"
 #include "train/state.h"
@@ -50,8 +55,19 @@ struct EvalArgs {
 Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& world) {
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
   const int rank = world.rank();
+  if (c.model().has_cvg()) {
+    CvgEvalArgs ca;
+    ca.config_path = a.config_path;
+    ca.step_dir = a.step_dir;
+    ca.out_dir = a.out_dir;
+    ca.sequences = a.sequences;
+    ca.batch = a.batch;
+    ca.untrained_baseline = a.baselines;
+    return RunCvgEval(c, ca, world);
+  }
   if (!c.model().has_hvrnn())
-    return Status::InvalidArgument(a.config_path + ": model: eval supports the hvrnn family");
+    return Status::InvalidArgument(a.config_path +
+                                   ": model: eval supports the hvrnn and cvg families");
   const auto& d = c.data();
   const int64_t context = d.context_frames(), horizon = d.eval_predicted_frames();
   at::Device device = world.device_kind() == dist::DeviceKind::kCuda
@@ -163,6 +179,42 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
                                                   comm.get()));
     report.methods.push_back(std::move(blur));
   }
+  {
+    const auto& hc = c.model().hvrnn();
+    const bool gaussian = hc.likelihood() == framecast::HvrnnConfig::GAUSSIAN;
+    const double sigma = hc.gaussian_sigma();
+    const int64_t dims = horizon * source->channels() * source->image_size() * source->image_size();
+    // The training loss drops the Gaussian's normalising constant, 0.5 log(2 pi sigma^2) per
+    // dimension; the ELBO reported here includes it.
+    const double constant = gaussian ? 0.5 * std::log(2 * M_PI * sigma * sigma) : 0.0;
+    eval::ElboFn elbo = [&model, seed, context, constant, dims](
+                            const at::Tensor& clips, int64_t g) -> Result<at::Tensor> {
+      at::Tensor out;
+      Status st = TryTorch([&] {
+        torch::NoGradGuard ng;
+        torch::manual_seed(Mix64(seed ^ Mix64(0x454c424fULL + static_cast<uint64_t>(g))));
+        auto o = model->forward_train(clips, context, 1.0, {});
+        out = at::stack({o.nll_per_sample.to(at::kDouble) + constant * static_cast<double>(dims),
+                         o.kl_per_sample.to(at::kDouble)},
+                        1);
+      });
+      if (!st.ok()) return st;
+      return out;
+    };
+    FC_ASSIGN_OR_RETURN(auto e, eval::HeldOutElbo("hvrnn", elbo, local, share.begin, context,
+                                                  a.batch, comm.get()));
+    char note[256];
+    if (gaussian) {
+      std::snprintf(note, sizeof(note),
+                    "Gaussian likelihood, sigma %g, pixels in [0, 1], its constant included "
+                    "(%.1f nats/video; the training loss omits it); 1 posterior sample",
+                    sigma, constant * static_cast<double>(dims));
+    } else {
+      std::snprintf(note, sizeof(note), "Bernoulli likelihood, pixels in [0, 1]; 1 posterior sample");
+    }
+    e.note = note;
+    report.elbos.push_back(std::move(e));
+  }
   report.protocol = eval::ProtocolOf(o, n, source->Describe(),
                                      d.has_moving_mnist() ? d.moving_mnist().test_seed() : 0);
 
@@ -200,6 +252,8 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
 }  // namespace
 
 int EvalCommand(int argc, char** argv, int first) {
+  if (first < argc && std::string(argv[first]) == "train-classifier")
+    return TrainClassifierCommand(argc, argv, first + 1);
   Flags flags("framecast eval");
   flags.AddList("set", "override one config field");
   flags.Add("checkpoint", "", "committed step directory (RUN_DIR/checkpoints/step-N); required");

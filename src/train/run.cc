@@ -10,6 +10,7 @@
 
 #include "ckpt/files.h"
 #include "config/run_config.h"
+#include "data/sources.h"
 #include "log/run_logger.h"
 #include "train/faults.h"
 #include "util/logging.h"
@@ -137,7 +138,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   }
   result.first_global_step = global_step;
   run_log->Banner({family, trainer->Describe(), dist::BackendName(comm->backend()),
-                   result.resumed_from, global_step, step, stage});  // log: collective
+                   result.resumed_from, global_step, step, stage,
+                   data::DescribeSubstitute(config.data())});  // log: collective
 
   auto meta_for = [&](int stage_index, int64_t step_in_stage) {
     Manifest m;

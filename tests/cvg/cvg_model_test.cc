@@ -38,7 +38,7 @@ TEST(CvgModel, Level1ShapesAndScores) {
   EXPECT_FALSE(lv->discriminators->matching);
   DiscriminatorBatch b{x, {}, y, SampleFrames(kB, 8, c.levels(0).spatial_frames())};
   at::Tensor s = lv->discriminators->forward(b);
-  EXPECT_EQ(s.sizes(), at::IntArrayRef({kB, 2}));  // D_S, D_T (SUM reduction)
+  EXPECT_EQ(s.sizes(), at::IntArrayRef({kB, 4 + 8}));  // D_S frames, D_T steps (PER_LOCATION)
   // Per-frame / per-time-step scores.
   EXPECT_EQ(lv->discriminators->spatial(x, b.frame_idx, y).sizes(), at::IntArrayRef({kB, 4}));
   EXPECT_EQ(lv->discriminators->temporal(x, y).sizes(), at::IntArrayRef({kB, 8}));

@@ -295,5 +295,25 @@ TEST(MovingMnistSource, ValidationNamesFieldAndPath) {
             std::string::npos);
 }
 
+TEST(MovingMnistSource, BannerNamesTheSubstituteDataset) {
+  framecast::DataConfig c;
+  c.set_global_batch(4);
+  c.mutable_moving_mnist();
+  ASSERT_TRUE(ApplyDataDefaults(&c).ok());  // Debian's Fashion-MNIST items
+  const std::string note = DescribeSubstitute(c);
+  EXPECT_NE(note.find("substitute dataset"), std::string::npos) << note;
+  EXPECT_NE(note.find(kDefaultTrainImages), std::string::npos) << note;
+  c.mutable_moving_mnist()->set_train_digits("/data/Fashion/train-images.gz");
+  EXPECT_NE(DescribeSubstitute(c).find("Fashion-MNIST items"), std::string::npos);
+  c.mutable_moving_mnist()->set_train_digits("/data/mnist/train-images-idx3-ubyte.gz");
+  EXPECT_EQ(DescribeSubstitute(c), "");  // the papers' digits: nothing to say
+  framecast::DataConfig d;
+  d.mutable_clips()->set_path("/data/bair");
+  EXPECT_EQ(DescribeSubstitute(d), "");
+  framecast::DataConfig b;
+  b.mutable_procedural_blobs();
+  EXPECT_NE(DescribeSubstitute(b).find("synthetic"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fc::data

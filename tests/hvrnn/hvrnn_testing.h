@@ -18,6 +18,9 @@ inline framecast::HvrnnConfig TinyConfig(int64_t image_size = 16, bool three_lev
   c.set_image_channels(1);
   c.set_image_size(static_cast<int32_t>(image_size));
   c.set_groups(2);
+  // Structural tests follow every data path from step 0: zero heads (the default) would make the
+  // latent distributions independent of their inputs until trained.
+  c.set_random_init_dist_head(true);
   for (size_t i = 0; i < EncoderResolutions(image_size).size(); ++i) {
     c.add_encoder_widths(8);
     c.add_decoder_widths(8);

@@ -228,6 +228,35 @@ TEST(HvrnnModel, ConcatenatedBatchEqualsMeanOfHalves) {
   EXPECT_LT(worst, 1e-9);
 }
 
+TEST(HvrnnModel, DistributionHeadsStartAtZeroSoPosteriorEqualsPrior) {
+  // Default: every [mu, sigma] head starts at zero, so the posterior equals the prior for any input
+  // and the KL is exactly 0 at step 0 (no random mismatch for the warm-up to squeeze out); the
+  // likelihood's gradient still reaches the heads. random_init_dist_head restores LibTorch's init.
+  auto zero = TinyConfig();
+  zero.set_random_init_dist_head(false);
+  auto random = zero;
+  random.set_random_init_dist_head(true);
+  for (bool gn : {true, false}) {
+    SCOPED_TRACE(gn ? "GN head" : "no GN head");
+    zero.set_no_gn_on_dist_head(!gn);
+    random.set_no_gn_on_dist_head(!gn);
+    Hvrnn mz = MakeModel(zero), mr = MakeModel(random);
+    auto clip = Clip(2, 4, 16);
+    auto oz = mz->forward_train(clip, 2, 1.0, SampleNoise(2, 0, 2));
+    EXPECT_EQ(oz.kl.item<double>(), 0.0);
+    EXPECT_GT(mr->forward_train(clip, 2, 1.0, SampleNoise(2, 0, 2)).kl.item<double>(), 1e-3);
+    oz.loss.backward();
+    // The posterior heads learn from the likelihood at once (the prior's gradient is zero while
+    // q = p, and follows once the posterior has moved).
+    for (const auto& m : *mz->posterior) {
+      const auto* net = m->as<LatentNet>();
+      const at::Tensor& g = gn ? net->norm_head->weight.grad() : net->head->weight.grad();
+      ASSERT_TRUE(g.defined());
+      EXPECT_GT(g.abs().max().item<double>(), 0.0);
+    }
+  }
+}
+
 TEST(HvrnnModel, ConcatContextInitSeesEveryContextFrame) {
   // CONCAT: each init net reads all D context frames' features, so its input is D x the tap
   // width, and the prediction depends on an earlier context frame (the motion), which LAST

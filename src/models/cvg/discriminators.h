@@ -14,8 +14,9 @@
 // (D_T) the video is first 2x2-average-pooled (DVD-GAN's phi).
 //
 // CvgDiscriminators holds D_S, D_T and (levels k > 1 unless disabled) D_M and returns their scores
-// concatenated, [B, L], in that order: with ScoreReduction SUM each D contributes one column (D_S
-// summed over its frames, D_T / D_M over their time steps); with PER_LOCATION all columns. The
+// concatenated, [B, L], in that order: with ScoreReduction PER_LOCATION (the default) all columns,
+// one per D_S frame and D_T / D_M time step; with SUM each D contributes one column (D_S summed
+// over its frames, D_T / D_M over their time steps). The
 // matching input is cat_channels(low_res, PyramidDown(clip)) (pyramid.h), 2C channels at the
 // input's size.
 #pragma once

@@ -63,12 +63,12 @@ HvrnnImpl::HvrnnImpl(const framecast::HvrnnConfig& config) : config_(config) {
     int64_t zin = 0;
     for (int k = c.no_dense() ? std::max(0, l - 1) : 0; k < l; ++k) zin += c.latents(k).channels();
     const int64_t fe = enc_w(z.resolution());
-    const bool gn_head = !c.no_gn_on_dist_head();
-    prior->push_back(
-        LatentNet(fe + zin, z.hidden(), z.channels(), z.kernel(), g, gn_head, c.sigma_floor()));
+    const bool gn_head = !c.no_gn_on_dist_head(), zero = !c.random_init_dist_head();
+    prior->push_back(LatentNet(fe + zin, z.hidden(), z.channels(), z.kernel(), g, gn_head,
+                               c.sigma_floor(), zero));
     posterior->push_back(LatentNet(fe * (c.posterior_sees_previous_frame() ? 2 : 1) + zin,
                                    z.hidden(), z.channels(), z.kernel(), g, gn_head,
-                                   c.sigma_floor()));
+                                   c.sigma_floor(), zero));
     prior_init->push_back(InitNet(fe * InitFrames(), z.hidden(), g));
     posterior_init->push_back(InitNet(fe * InitFrames(), z.hidden(), g));
   }

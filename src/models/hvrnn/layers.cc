@@ -82,7 +82,7 @@ std::pair<at::Tensor, at::Tensor> InitNetImpl::forward(const at::Tensor& x) {
 }
 
 LatentNetImpl::LatentNetImpl(int64_t in, int64_t hidden, int64_t channels, int64_t kernel,
-                             int64_t groups, bool gn_on_head, double floor)
+                             int64_t groups, bool gn_on_head, double floor, bool zero_head)
     : sigma_floor(floor) {
   conv_in = register_module("conv_in", nn::Conv2d(nn::Conv2dOptions(in, hidden, 1)));
   norm_in = register_module("norm_in", nn::GroupNorm(nn::GroupNormOptions(groups, hidden)));
@@ -91,6 +91,15 @@ LatentNetImpl::LatentNetImpl(int64_t in, int64_t hidden, int64_t channels, int64
   if (gn_on_head) {
     norm_head =
         register_module("norm_head", nn::GroupNorm(nn::GroupNormOptions(groups, 2 * channels)));
+  }
+  if (zero_head) {
+    torch::NoGradGuard no_grad;
+    if (norm_head) {
+      norm_head->weight.zero_();
+    } else {
+      head->weight.zero_();
+      head->bias.zero_();
+    }
   }
 }
 

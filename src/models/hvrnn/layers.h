@@ -80,12 +80,15 @@ TORCH_MODULE(InitNet);
 // One level of the prior or the approximate posterior (spec §2.4):
 //   u = GN(Conv1x1(x)) (in -> hidden); (h', c') = ConvLSTM(u, h, c);
 //   [mu, s] = GN?(Conv1x1(h')) (hidden -> 2 * channels); sigma = softplus(s) + sigma_floor.
+// With zero_head the head's last affine map starts at zero (the head GN's weight, or the conv's
+// weight and bias without GN): every such net then outputs mu = 0, sigma = softplus(0) + floor
+// for any input, so the posterior starts equal to the prior and the KL at 0 (see config.h).
 struct LatentNetOut {
   at::Tensor mu, sigma, h, c;
 };
 struct LatentNetImpl : torch::nn::Module {
   LatentNetImpl(int64_t in, int64_t hidden, int64_t channels, int64_t kernel, int64_t groups,
-                bool gn_on_head, double sigma_floor);
+                bool gn_on_head, double sigma_floor, bool zero_head = false);
   LatentNetOut forward(const at::Tensor& x, const at::Tensor& h, const at::Tensor& c);
   double sigma_floor = 1e-4;
   torch::nn::Conv2d conv_in{nullptr}, head{nullptr};

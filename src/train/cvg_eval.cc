@@ -1,0 +1,409 @@
+#include "train/cvg_eval.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/optim/adam.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "ckpt/checkpoint.h"
+#include "ckpt/files.h"
+#include "config/run_config.h"
+#include "data/rng.h"
+#include "data/sources.h"
+#include "eval/best_of_n.h"
+#include "eval/frame_classifier.h"
+#include "eval/frechet.h"
+#include "eval/report.h"
+#include "eval/torchscript_features.h"
+#include "models/cvg/pyramid.h"
+#include "train/commands.h"
+#include "train/cvg_family.h"
+#include "train/run.h"
+#include "util/flags.h"
+#include "util/logging.h"
+#include "util/torch_status.h"
+
+namespace fc::train {
+namespace {
+
+std::string Percent(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", 100 * v);
+  return buf;
+}
+
+// Frames [N, T, C, H, W] -> [N * T, C, S, S] at the classifier's size (bilinear when it differs).
+at::Tensor FramesFor(const at::Tensor& clips, int64_t size) {
+  at::Tensor f = clips.reshape({-1, clips.size(2), clips.size(3), clips.size(4)}).to(at::kFloat);
+  if (size > 0 && (f.size(2) != size || f.size(3) != size))
+    f = at::upsample_bilinear2d(f, {size, size}, /*align_corners=*/false);
+  return f.clamp(0, 1);
+}
+
+// One row's per-frame classifier outputs, gathered over ranks in global order.
+struct Gathered {
+  at::Tensor logits, features, labels, i3d;  // [frames, K], [frames, F] or undefined, [frames], [clips, F']
+  int64_t clips = 0;
+};
+
+// The classifier's output widths, probed on one frame (the same on every rank).
+struct Widths {
+  int64_t classes = 0, features = 0, i3d = 0;
+};
+
+Result<Gathered> Classify(eval::TorchScriptClassifier& cls, eval::TorchScriptI3d* i3d,
+                          const at::Tensor& clips, const at::Tensor& labels, const Widths& w,
+                          dist::Communicator* comm, const std::string& what) {
+  Status local;
+  const int64_t T = clips.size(1), k = 1 + w.classes + w.features;
+  at::Tensor rows = at::zeros({0, k}, at::kDouble), vid = at::zeros({0, w.i3d}, at::kDouble);
+  if (clips.size(0) > 0) {
+    auto out = cls.Run(FramesFor(clips, cls.image_size()));
+    if (!out.ok()) {
+      local = out.status();
+    } else {
+      at::Tensor lab = labels.defined() ? labels.to(at::kCPU, at::kDouble).repeat_interleave(T)
+                                        : at::full({out->logits.size(0)}, -1.0, at::kDouble);
+      std::vector<at::Tensor> parts = {lab.unsqueeze(1), out->logits};
+      if (w.features > 0) parts.push_back(out->features);
+      rows = at::cat(parts, 1).contiguous();
+      if (rows.size(1) != k) local = Status::Internal(cls.path() + ": output widths changed");
+    }
+    if (local.ok() && i3d) {
+      auto f = i3d->Features(clips.to(at::kFloat).clamp(0, 1));
+      if (f.ok()) vid = f.value().contiguous(); else local = f.status();
+      if (local.ok() && vid.size(1) != w.i3d) local = Status::Internal(i3d->path() + ": widths changed");
+    }
+  }
+  FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, local, what));
+  Gathered g;
+  FC_ASSIGN_OR_RETURN(auto counts, eval::AllGatherInt(comm, rows.size(0)));
+  FC_ASSIGN_OR_RETURN(at::Tensor all, eval::AllGatherRows(comm, rows, counts, k));
+  FC_ASSIGN_OR_RETURN(auto clip_counts, eval::AllGatherInt(comm, clips.size(0)));
+  for (int64_t c : clip_counts) g.clips += c;
+  g.labels = all.select(1, 0).to(at::kLong);
+  g.logits = all.narrow(1, 1, w.classes);
+  if (w.features > 0) g.features = all.narrow(1, 1 + w.classes, w.features);
+  if (i3d) {
+    FC_ASSIGN_OR_RETURN(g.i3d, eval::AllGatherRows(comm, vid, clip_counts, w.i3d));
+  }
+  return g;
+}
+
+// The metrics of one row; `real` (null for the real row itself) gives FID / FVD's reference.
+Result<eval::GenerationRow> Score(const std::string& name, const Gathered& g, const Gathered* real,
+                                  int64_t splits, bool conditional) {
+  eval::GenerationRow r;
+  r.name = name;
+  r.clips = g.clips;
+  r.frames = g.logits.size(0);
+  FC_ASSIGN_OR_RETURN(r.inception, eval::InceptionScore(g.logits, std::min(splits, r.frames)));
+  if (conditional) {
+    FC_ASSIGN_OR_RETURN(r.accuracy, eval::ClassAccuracy(g.logits, g.labels));
+    r.accuracy_available = true;
+  }
+  if (real && g.features.defined() && real->features.defined()) {
+    FC_ASSIGN_OR_RETURN(r.fid, eval::FrechetDistance(g.features, real->features));
+    r.fid_available = true;
+  }
+  if (real && g.i3d.defined() && real->i3d.defined() && g.i3d.size(0) >= 2) {
+    FC_ASSIGN_OR_RETURN(r.fvd, eval::FrechetDistance(g.i3d, real->i3d));
+    r.fvd_available = true;
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::string& out,
+                                    const ClassifierTrainOptions& o) {
+  const auto& d = c.data();
+  const int64_t len = std::max<int64_t>(1, d.context_frames() + d.predicted_frames());
+  FC_ASSIGN_OR_RETURN(auto train, data::MakeTrainSource(d, len));
+  FC_ASSIGN_OR_RETURN(auto test, data::MakeTestSource(d, len));
+  FC_ASSIGN_OR_RETURN(auto first, train->Get(0, 0));
+  if (first.label < 0) {
+    return Status::InvalidArgument(
+        "data: the training clips carry no class labels (a labelled source is needed to train "
+        "the frame classifier, e.g. data.moving_mnist.train_labels)");
+  }
+  const int64_t classes = c.model().has_cvg() && c.model().cvg().num_classes() > 0
+                              ? c.model().cvg().num_classes()
+                              : 10;
+  eval::ClassifierShape shape{train->channels(), train->image_size(), classes, o.width};
+  torch::manual_seed(c.seed());
+  FC_ASSIGN_OR_RETURN(auto m, eval::MakeFrameClassifier(shape));
+  std::vector<at::Tensor> params;
+  for (const auto& p : m->parameters()) params.push_back(p);
+  torch::optim::Adam adam(params, torch::optim::AdamOptions(o.lr));
+  auto batch_of = [&](data::ClipSource& src, int64_t begin, int64_t n, int64_t key,
+                      bool train_set) -> Result<std::pair<at::Tensor, at::Tensor>> {
+    std::vector<at::Tensor> frames, labels;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t idx = train_set ? static_cast<int64_t>(data::Mix64(key * 1000003 + i) %
+                                                           static_cast<uint64_t>(src.size()))
+                                    : begin + i;
+      FC_ASSIGN_OR_RETURN(auto clip, src.Get(idx, key));
+      if (clip.label < 0 || clip.label >= classes) {
+        return Status::InvalidArgument("data: clip " + std::to_string(idx) + " has label " +
+                                       std::to_string(clip.label) + ", expected [0, " +
+                                       std::to_string(classes) + ")");
+      }
+      at::Tensor f = clip.frames;
+      if (train_set && o.frames_per_clip < f.size(0)) {  // a few frames per clip: more items per step
+        const int64_t stride = f.size(0) / o.frames_per_clip;
+        const int64_t offset = static_cast<int64_t>(data::Mix64(key * 7919 + i) % static_cast<uint64_t>(stride));
+        f = f.slice(0, offset, offset + stride * o.frames_per_clip, stride);
+      }
+      frames.push_back(f);
+      labels.push_back(at::full({f.size(0)}, clip.label, at::kLong));
+    }
+    return std::make_pair(at::cat(frames).to(at::kFloat) / 255.0, at::cat(labels));
+  };
+  double loss_avg = 0;
+  for (int64_t step = 1; step <= o.steps; ++step) {
+    FC_ASSIGN_OR_RETURN(auto b, batch_of(*train, 0, o.clips, step, true));
+    Status st = TryTorch([&] {
+      adam.zero_grad();
+      auto outs = m->forward({b.first}).toTuple();
+      at::Tensor loss = at::cross_entropy_loss(outs->elements()[0].toTensor(), b.second);
+      loss.backward();
+      adam.step();
+      loss_avg = step == 1 ? loss.item<double>() : 0.95 * loss_avg + 0.05 * loss.item<double>();
+    });
+    if (!st.ok()) return st;
+    if (step % 100 == 0 || step == o.steps) {
+      char line[128];
+      std::snprintf(line, sizeof(line), "train-classifier: step %lld/%lld loss %.4f",
+                    static_cast<long long>(step), static_cast<long long>(o.steps), loss_avg);
+      LogInfo(line);
+    }
+  }
+  // Held-out accuracy.
+  auto cls = eval::TorchScriptClassifier::Wrap(*m, "framecast frame classifier");
+  const int64_t n = std::min(o.test_clips, test->size());
+  int64_t hits = 0, total = 0;
+  for (int64_t b0 = 0; b0 < n; b0 += 32) {
+    FC_ASSIGN_OR_RETURN(auto b, batch_of(*test, b0, std::min<int64_t>(32, n - b0), 0, false));
+    FC_ASSIGN_OR_RETURN(auto outs, cls->Run(b.first));
+    hits += outs.logits.argmax(1).eq(b.second).sum().item<int64_t>();
+    total += b.second.size(0);
+  }
+  const double acc = total ? static_cast<double>(hits) / static_cast<double>(total) : 0.0;
+  const std::string tmp = out + ".tmp";
+  Status st = TryTorch([&] {
+    m->register_attribute("test_accuracy", c10::FloatType::get(), acc);
+    m->save(tmp);
+  });
+  if (!st.ok()) return Status::Internal(out + ": could not save the classifier: " + st.message());
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::Internal(out + ": could not rename " + tmp + " into place");
+  }
+  LogInfo("train-classifier: held-out frame accuracy " + Percent(acc) + " on " +
+          std::to_string(n) + " test clips (" + std::to_string(total) + " frames); saved " + out);
+  return acc;
+}
+
+Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::World& world) {
+  FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
+  const int rank = world.rank();
+  const auto& d = c.data();
+  at::Device device = world.device_kind() == dist::DeviceKind::kCuda
+                          ? at::Device(at::kCUDA, world.device_index())
+                          : at::Device(at::kCPU);
+  // ---- the cascade ---------------------------------------------------------------------------
+  FC_ASSIGN_OR_RETURN(auto manifest, ckpt::ReadManifest(a.step_dir));
+  if (manifest.model_family() != "cvg") {
+    return Status::InvalidArgument(a.step_dir + ": holds a '" + manifest.model_family() +
+                                   "' model, the config describes 'cvg'");
+  }
+  int done = 0;
+  while (done < manifest.stages_size() &&
+         manifest.stages(done).state() == framecast::ckpt::StageStatus::DONE)
+    ++done;
+  done = std::min(done, c.model().cvg().levels_size());
+  if (done == 0) return Status::InvalidArgument(a.step_dir + ": level 1 has not finished training");
+  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(a.step_dir, manifest, {}));
+  CvgReplicaOptions ro;
+  ro.with_data = false;
+  ro.device = device;
+  torch::manual_seed(c.seed());
+  FC_ASSIGN_OR_RETURN(auto untrained, CvgReplica::Create(c, nullptr, ro));
+  untrained->FreezeLevels(done);
+  FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(c, nullptr, ro));
+  FC_RETURN_IF_ERROR(replica->LoadReplicatedState(tensors).WithContext(a.step_dir));
+  replica->FreezeLevels(done);
+  const int64_t classes = replica->num_classes();
+
+  // ---- the classifier (trained first when the run has none) ----------------------------------
+  std::string cls_path = c.eval().classifier_torchscript();
+  std::string cls_note;
+  if (cls_path.empty()) {
+    cls_path = config::RunDir(c) + "/classifier.pt";
+    Status made;
+    if (rank == 0 && !ckpt::Exists(cls_path)) {
+      LogInfo("no eval.classifier_torchscript: training framecast's frame classifier into " +
+              cls_path + " (once per run directory)");
+      made = ckpt::MakeDirs(config::RunDir(c));
+      if (made.ok()) made = TrainFrameClassifier(c, cls_path, ClassifierTrainOptions{}).status();
+    }
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(made, "could not train the frame classifier"));
+  }
+  FC_ASSIGN_OR_RETURN(auto cls, eval::TorchScriptClassifier::Load(cls_path, device));
+  cls_note = cls->test_accuracy() >= 0 ? "framecast's classifier, held-out frame accuracy " +
+                                             Percent(cls->test_accuracy())
+                                       : "user-supplied";
+  std::unique_ptr<eval::TorchScriptI3d> i3d;
+  if (!c.eval().i3d_torchscript().empty()) {
+    FC_ASSIGN_OR_RETURN(i3d, eval::TorchScriptI3d::Load(c.eval().i3d_torchscript(), device));
+  }
+
+  // ---- real clips and samples, this rank's share ---------------------------------------------
+  int64_t len = 0;  // frames of a full-length sample (one probe sample, the same on every rank)
+  {
+    at::Tensor y = classes > 0 ? at::zeros({1}, at::kLong) : at::Tensor();
+    FC_ASSIGN_OR_RETURN(auto outs, replica->SampleCascade(
+                                       done, y, 1, at::make_generator<at::CPUGeneratorImpl>(1)));
+    len = outs.back().size(1);
+  }
+  FC_ASSIGN_OR_RETURN(auto test, data::MakeTestSource(d, std::max<int64_t>(len, 1)));
+  const int64_t n = std::min<int64_t>(test->size(), a.sequences > 0 ? a.sequences : d.eval_sequences());
+  const eval::Share share = eval::ShareOf(n, rank, world.size());
+  std::vector<at::Tensor> real_clips, real_labels;
+  for (int64_t i = share.begin; i < share.end; ++i) {
+    FC_ASSIGN_OR_RETURN(auto clip, test->Get(i, 0));
+    real_clips.push_back(clip.frames);
+    real_labels.push_back(at::full({1}, clip.label, at::kLong));
+  }
+  at::Tensor real = real_clips.empty()
+                        ? at::zeros({0, len, test->channels(), test->image_size(), test->image_size()})
+                        : at::stack(real_clips).to(at::kFloat) / 255.0;
+  at::Tensor real_y = real_labels.empty() ? at::zeros({0}, at::kLong) : at::cat(real_labels);
+  // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch start).
+  auto draw = [&](CvgReplica& r, at::Tensor* labels) -> Result<at::Tensor> {
+    std::vector<at::Tensor> out, ys;
+    for (int64_t b0 = share.begin; b0 < share.end; b0 += a.batch) {
+      const int64_t b = std::min(a.batch, share.end - b0);
+      at::Tensor y;
+      if (classes > 0) y = at::arange(b0, b0 + b, at::kLong).remainder(classes);
+      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+          data::Mix64(c.seed() ^ data::Mix64(0x43564745ULL + static_cast<uint64_t>(b0))));
+      FC_ASSIGN_OR_RETURN(auto outs, r.SampleCascade(done, y, b, gen));
+      at::Tensor x;
+      FC_TRY_TORCH(x = models::cvg::FromModelRange(outs.back()).clamp(0, 1).to(at::kFloat));
+      out.push_back(x);
+      if (y.defined()) ys.push_back(y);
+    }
+    if (labels) *labels = ys.empty() ? at::Tensor() : at::cat(ys);
+    if (out.empty()) {
+      return at::zeros({0, len, test->channels(), test->image_size(), test->image_size()});
+    }
+    return at::cat(out);
+  };
+  Widths w;
+  {
+    FC_ASSIGN_OR_RETURN(auto probe_clip, test->Get(0, 0));
+    at::Tensor f = probe_clip.frames.narrow(0, 0, 1).to(at::kFloat) / 255.0;
+    FC_ASSIGN_OR_RETURN(auto probe, cls->Run(FramesFor(f.unsqueeze(0), cls->image_size())));
+    w.classes = probe.logits.size(1);
+    w.features = probe.features.defined() ? probe.features.size(1) : 0;
+    if (classes > 0 && w.classes != classes) {
+      return Status::InvalidArgument(cls_path + ": gives " + std::to_string(w.classes) +
+                                     " classes, the config's cascade has " +
+                                     std::to_string(classes));
+    }
+    if (i3d) {
+      at::Tensor two = (probe_clip.frames.to(at::kFloat) / 255.0).unsqueeze(0);
+      FC_ASSIGN_OR_RETURN(auto v, i3d->Features(two));
+      w.i3d = v.size(1);
+    }
+  }
+  at::Tensor fake_y, untrained_y;
+  FC_ASSIGN_OR_RETURN(at::Tensor fake, draw(*replica, &fake_y));
+  FC_ASSIGN_OR_RETURN(at::Tensor base, draw(*untrained, &untrained_y));
+  FC_ASSIGN_OR_RETURN(auto g_real, Classify(*cls, i3d.get(), real.to(device), classes > 0 ? real_y : at::Tensor(), w, comm.get(), "classify real clips"));
+  FC_ASSIGN_OR_RETURN(auto g_fake, Classify(*cls, i3d.get(), fake, fake_y, w, comm.get(), "classify samples"));
+  eval::GenerationReport report;
+  const int64_t splits = 10;
+  FC_ASSIGN_OR_RETURN(auto row_fake, Score("cvg", g_fake, &g_real, splits, classes > 0));
+  FC_ASSIGN_OR_RETURN(auto row_real, Score("real clips", g_real, nullptr, splits, classes > 0));
+  report.rows.push_back(row_fake);
+  report.rows.push_back(row_real);
+  if (a.untrained_baseline) {
+    FC_ASSIGN_OR_RETURN(auto g_base, Classify(*cls, i3d.get(), base, untrained_y, w, comm.get(), "classify untrained samples"));
+    FC_ASSIGN_OR_RETURN(auto row_base, Score("untrained generator", g_base, &g_real, splits, classes > 0));
+    report.rows.push_back(row_base);
+  }
+  report.dataset = test->Describe();
+  report.classifier = cls_path;
+  report.classifier_note = cls_note;
+  report.i3d_path = c.eval().i3d_torchscript();
+  report.levels = "levels 1.." + std::to_string(done) + " of " +
+                  std::to_string(c.model().cvg().levels_size()) + ", " + std::to_string(len) +
+                  " frames";
+  report.splits = std::min<int64_t>(splits, g_fake.logits.size(0));
+  report.classes = classes;
+  report.seed = c.seed();
+  Status st;
+  if (rank == 0) {
+    std::fputs(eval::FormatGenerationTable(report).c_str(), stdout);
+    std::fflush(stdout);
+    st = eval::WriteGenerationReport(report, a.out_dir);
+    if (st.ok()) LogInfo("eval of " + a.step_dir + " written to " + a.out_dir);
+  }
+  return world.AgreeOnStatus(st, "could not write the evaluation");
+}
+
+int TrainClassifierCommand(int argc, char** argv, int first) {
+  Flags flags("framecast eval train-classifier");
+  flags.AddList("set", "override one config field");
+  flags.Add("out", "", "TorchScript file to write (required)");
+  flags.Add("steps", "1500", "Adam steps");
+  flags.Add("clips", "32", "clips per step (4 frames of each are examples)");
+  flags.Add("threads", "0", "intra-op threads (0: all cores)");
+  Status st = flags.Parse(argc, argv, first);
+  if (st.ok() && flags.positional().size() != 1) st = Status::InvalidArgument("expected one CONFIG");
+  if (st.ok() && flags.Str("out").empty()) st = Status::InvalidArgument("--out FILE is required");
+  ClassifierTrainOptions o;
+  auto steps = flags.Int("steps"), clips = flags.Int("clips"), threads = flags.Int("threads");
+  for (auto* v : {&steps, &clips, &threads})
+    if (st.ok() && !v->ok()) st = v->status();
+  if (st.ok() && (steps.value() < 1 || steps.value() > 1000000 || clips.value() < 1 ||
+                  clips.value() > 4096 || threads.value() < 0))
+    st = Status::InvalidArgument("--steps must be in [1, 1e6], --clips in [1, 4096], --threads >= 0");
+  if (!st.ok()) {
+    std::fprintf(stderr,
+                 "error: %s\nusage: framecast eval train-classifier CONFIG --out FILE.pt "
+                 "[--steps N]\nflags:\n%s",
+                 st.message().c_str(), flags.Usage().c_str());
+    return 2;
+  }
+  o.steps = steps.value();
+  o.clips = clips.value();
+  auto cfg = config::LoadRunConfig(flags.positional()[0], flags.List("set"));
+  if (!cfg.ok()) {
+    LogError(cfg.status().message());
+    return 1;
+  }
+  const std::string out = flags.Str("out");
+  const std::string dir = ckpt::DirName(out);
+  if (!dir.empty() && dir != "." && !ckpt::Exists(dir)) {
+    LogError(out + ": directory " + dir + " does not exist");
+    return 1;
+  }
+  const int64_t n = threads.value() > 0 ? threads.value()
+                                        : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  at::set_num_threads(static_cast<int>(n));
+  auto acc = TrainFrameClassifier(cfg.value(), out, o);
+  if (!acc.ok()) {
+    LogError(acc.status().ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace fc::train

@@ -1,0 +1,51 @@
+// `framecast eval` for the cvg family, and `framecast eval train-classifier`.
+//
+// CVG evaluation (collective, every rank): the cascade of a committed step directory (its finished
+// levels; a level still training is refused) draws n class-conditional clips (n = --sequences or
+// data.eval_sequences; clip i asks for class i % num_classes, noise keyed by (run seed, i), so a
+// rerun on the same number of ranks repeats the numbers), sharded over ranks like the HVRNN
+// evaluation. Every frame goes through a frame classifier (eval/frame_classifier.h): Inception
+// Score, the fraction of frames classified as the asked class, and FID of the frames' features
+// against the frames of n real test clips. Two reference rows come from the same protocol: the real
+// test clips themselves (their accuracy is the classifier's own) and an untrained generator (the
+// config's seed, no checkpoint). FVD on clips when eval.i3d_torchscript is set. Rank 0 writes
+// report.json and table.txt into the output directory.
+//
+// The classifier is eval.classifier_torchscript, or RUN_DIR/classifier.pt, which rank 0 first
+// trains (TrainFrameClassifier) if it does not exist.
+#pragma once
+
+#include <string>
+
+#include "dist/world.h"
+#include "proto/config.pb.h"
+#include "util/status.h"
+
+namespace fc::train {
+
+struct CvgEvalArgs {
+  std::string config_path, step_dir, out_dir;
+  int64_t sequences = 0, batch = 16;
+  bool untrained_baseline = true;
+};
+Status RunCvgEval(const framecast::RunConfig& config, const CvgEvalArgs& args, dist::World& world);
+
+struct ClassifierTrainOptions {
+  int64_t steps = 1500;    // Adam steps
+  int64_t clips = 32;          // clips per step
+  int64_t frames_per_clip = 4;  // evenly spaced frames of each, at a random offset
+  int64_t width = 32;      // the CNN's first width
+  int64_t test_clips = 256;
+  double lr = 2e-3;
+};
+// Trains framecast's frame classifier on the config's training clips (labelled data: the clip's
+// label is every frame's class) on this process, logs its accuracy on the held-out clips, and
+// saves it as TorchScript at `out` (temp file + rename; the directory must exist). Returns the
+// held-out accuracy. Errors name the file or the config field.
+Result<double> TrainFrameClassifier(const framecast::RunConfig& config, const std::string& out,
+                                    const ClassifierTrainOptions& options);
+
+// framecast eval train-classifier CONFIG --out FILE [--steps N] [--set k=v]
+int TrainClassifierCommand(int argc, char** argv, int first);
+
+}  // namespace fc::train
