@@ -23,10 +23,11 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 demo="${FRAMECAST_DEMO_DIR:-$FRAMECAST_BUILD_DIR/demo-run}"
 rm -rf "$demo"
 cfg="$FRAMECAST_ROOT/configs/hvrnn_smmnist_tiny.pbtxt"
-hvrnn_steps=() cvg_steps=()
+hvrnn_steps=() cvg_steps=() cvg_eval=()
 if [ -n "${FRAMECAST_DEMO_STEPS:-}" ]; then
   hvrnn_steps=(--set "stages[0].steps=$FRAMECAST_DEMO_STEPS")
   cvg_steps=(--set "stages[0].steps=$FRAMECAST_DEMO_STEPS" --set "stages[1].steps=$FRAMECAST_DEMO_STEPS")
+  cvg_eval=(--classifier-steps "$FRAMECAST_DEMO_STEPS")
 fi
 start=$(date +%s)
 "$here/run.sh" -np 2 train "$cfg" --set output_dir="$demo/hvrnn" "${hvrnn_steps[@]}" "$@"
@@ -36,7 +37,14 @@ echo "[demo] HVRNN trained and evaluated in $(( $(date +%s) - start )) s after t
 cvg_start=$(date +%s)
 "$here/run.sh" -np 2 train "$FRAMECAST_ROOT/configs/cvg_tiny.pbtxt" --set output_dir="$demo/cvg" "${cvg_steps[@]}"
 "$FRAMECAST_BUILD_DIR/framecast" sample "$demo/cvg" --num 10 --columns 5 --out "$demo/cvg/samples.mp4"
-echo "[demo] cascade trained (2 stages) and sampled in $(( $(date +%s) - cvg_start )) s; sample GIF: $demo/cvg/samples.gif"
+# IS / FID / class accuracy by framecast's frame classifier (trained first into cvg/classifier.pt).
+cvg_step="$(ls -d "$demo"/cvg/checkpoints/step-* | sort | tail -n 1)"
+"$here/run.sh" -np 2 eval "$FRAMECAST_ROOT/configs/cvg_tiny.pbtxt" --checkpoint "$cvg_step" \
+  --set output_dir="$demo/cvg" "${cvg_steps[@]}" "${cvg_eval[@]}" > "$demo/cvg/eval.log" 2>&1 ||
+  { tail -n 20 "$demo/cvg/eval.log"; exit 1; }
+echo "[demo] cascade trained (2 stages), sampled and evaluated in $(( $(date +%s) - cvg_start )) s; sample GIF: $demo/cvg/samples.gif"
+echo "[demo] CVG sample quality ($demo/cvg/eval/$(basename "$cvg_step")/report.json):"
+cat "$demo/cvg/eval/$(basename "$cvg_step")/table.txt"
 # Last: the HVRNN evaluation table (model vs copy-last-frame, mean-frame and blur baselines).
 echo "[demo] done; HVRNN results in $demo/hvrnn/eval/$(basename "$step_dir")/:"
 cat "$demo/hvrnn/eval/$(basename "$step_dir")/table.txt"

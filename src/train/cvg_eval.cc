@@ -249,7 +249,9 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
       LogInfo("no eval.classifier_torchscript: training framecast's frame classifier into " +
               cls_path + " (once per run directory)");
       made = ckpt::MakeDirs(config::RunDir(c));
-      if (made.ok()) made = TrainFrameClassifier(c, cls_path, ClassifierTrainOptions{}).status();
+      ClassifierTrainOptions co;
+      co.steps = a.classifier_steps;
+      if (made.ok()) made = TrainFrameClassifier(c, cls_path, co).status();
     }
     FC_RETURN_IF_ERROR(world.AgreeOnStatus(made, "could not train the frame classifier"));
   }
@@ -284,8 +286,11 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
                         : at::stack(real_clips).to(at::kFloat) / 255.0;
   at::Tensor real_y = real_labels.empty() ? at::zeros({0}, at::kLong) : at::cat(real_labels);
   // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch start).
-  auto draw = [&](CvgReplica& r, at::Tensor* labels) -> Result<at::Tensor> {
-    std::vector<at::Tensor> out, ys;
+  // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch
+  // start). One tensor per level: the cascade's output after levels 1..j+1.
+  auto draw = [&](CvgReplica& r, at::Tensor* labels) -> Result<std::vector<at::Tensor>> {
+    std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(done));
+    std::vector<at::Tensor> ys;
     for (int64_t b0 = share.begin; b0 < share.end; b0 += a.batch) {
       const int64_t b = std::min(a.batch, share.end - b0);
       at::Tensor y;
@@ -293,16 +298,21 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
       at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
           data::Mix64(c.seed() ^ data::Mix64(0x43564745ULL + static_cast<uint64_t>(b0))));
       FC_ASSIGN_OR_RETURN(auto outs, r.SampleCascade(done, y, b, gen));
-      at::Tensor x;
-      FC_TRY_TORCH(x = models::cvg::FromModelRange(outs.back()).clamp(0, 1).to(at::kFloat));
-      out.push_back(x);
+      for (int j = 0; j < done; ++j) {
+        at::Tensor x;
+        FC_TRY_TORCH(x = models::cvg::FromModelRange(outs[j]).clamp(0, 1).to(at::kFloat));
+        out[j].push_back(x);
+      }
       if (y.defined()) ys.push_back(y);
     }
     if (labels) *labels = ys.empty() ? at::Tensor() : at::cat(ys);
-    if (out.empty()) {
-      return at::zeros({0, len, test->channels(), test->image_size(), test->image_size()});
+    std::vector<at::Tensor> levels;
+    for (int j = 0; j < done; ++j) {
+      levels.push_back(out[j].empty() ? at::zeros({0, 1, test->channels(), test->image_size(),
+                                                   test->image_size()})
+                                      : at::cat(out[j]));
     }
-    return at::cat(out);
+    return levels;
   };
   Widths w;
   {
@@ -323,20 +333,43 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
     }
   }
   at::Tensor fake_y, untrained_y;
-  FC_ASSIGN_OR_RETURN(at::Tensor fake, draw(*replica, &fake_y));
-  FC_ASSIGN_OR_RETURN(at::Tensor base, draw(*untrained, &untrained_y));
-  FC_ASSIGN_OR_RETURN(auto g_real, Classify(*cls, i3d.get(), real.to(device), classes > 0 ? real_y : at::Tensor(), w, comm.get(), "classify real clips"));
-  FC_ASSIGN_OR_RETURN(auto g_fake, Classify(*cls, i3d.get(), fake, fake_y, w, comm.get(), "classify samples"));
+  FC_ASSIGN_OR_RETURN(auto fake, draw(*replica, &fake_y));
+  std::vector<at::Tensor> base;
+  if (a.untrained_baseline) {
+    FC_ASSIGN_OR_RETURN(base, draw(*untrained, &untrained_y));
+  }
+  FC_ASSIGN_OR_RETURN(auto g_real, Classify(*cls, i3d.get(), real.to(device),
+                                            classes > 0 ? real_y : at::Tensor(), w, comm.get(),
+                                            "classify real clips"));
   eval::GenerationReport report;
   const int64_t splits = 10;
-  FC_ASSIGN_OR_RETURN(auto row_fake, Score("cvg", g_fake, &g_real, splits, classes > 0));
-  FC_ASSIGN_OR_RETURN(auto row_real, Score("real clips", g_real, nullptr, splits, classes > 0));
-  report.rows.push_back(row_fake);
+  const bool conditional = classes > 0;
+  // Rows: the cascade after each finished level (earlier levels' frames are resized to the
+  // classifier's input; FVD only for the full cascade, the real clips' length), the real clips,
+  // then the untrained generator the same way.
+  auto level_name = [&](const std::string& who, int j) {
+    const auto& lv = c.model().cvg().levels(j);
+    return who + (j == 0 ? " level 1" : " levels 1.." + std::to_string(j + 1)) + " (" +
+           std::to_string(lv.resolution()) + "px)";
+  };
+  int64_t sample_frames = 0;
+  for (int j = 0; j < done; ++j) {
+    const bool last = j + 1 == done;
+    FC_ASSIGN_OR_RETURN(auto g, Classify(*cls, last ? i3d.get() : nullptr, fake[j], fake_y, w,
+                                         comm.get(), "classify samples"));
+    FC_ASSIGN_OR_RETURN(auto row, Score(level_name("cvg", j), g, &g_real, splits, conditional));
+    report.rows.push_back(row);
+    if (last) sample_frames = g.logits.size(0);
+  }
+  FC_ASSIGN_OR_RETURN(auto row_real, Score("real clips", g_real, nullptr, splits, conditional));
   report.rows.push_back(row_real);
-  if (a.untrained_baseline) {
-    FC_ASSIGN_OR_RETURN(auto g_base, Classify(*cls, i3d.get(), base, untrained_y, w, comm.get(), "classify untrained samples"));
-    FC_ASSIGN_OR_RETURN(auto row_base, Score("untrained generator", g_base, &g_real, splits, classes > 0));
-    report.rows.push_back(row_base);
+  for (size_t j = 0; j < base.size(); ++j) {
+    const bool last = static_cast<int>(j) + 1 == done;
+    FC_ASSIGN_OR_RETURN(auto g, Classify(*cls, last ? i3d.get() : nullptr, base[j], untrained_y, w,
+                                         comm.get(), "classify untrained samples"));
+    FC_ASSIGN_OR_RETURN(auto row, Score(level_name("untrained", static_cast<int>(j)), g, &g_real,
+                                        splits, conditional));
+    report.rows.push_back(row);
   }
   report.dataset = test->Describe();
   report.classifier = cls_path;
@@ -345,7 +378,7 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   report.levels = "levels 1.." + std::to_string(done) + " of " +
                   std::to_string(c.model().cvg().levels_size()) + ", " + std::to_string(len) +
                   " frames";
-  report.splits = std::min<int64_t>(splits, g_fake.logits.size(0));
+  report.splits = std::min<int64_t>(splits, sample_frames);
   report.classes = classes;
   report.seed = c.seed();
   Status st;

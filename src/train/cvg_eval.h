@@ -27,6 +27,7 @@ struct CvgEvalArgs {
   std::string config_path, step_dir, out_dir;
   int64_t sequences = 0, batch = 16;
   bool untrained_baseline = true;
+  int64_t classifier_steps = 1500;  // when RUN_DIR/classifier.pt must first be trained
 };
 Status RunCvgEval(const framecast::RunConfig& config, const CvgEvalArgs& args, dist::World& world);
 

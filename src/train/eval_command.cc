@@ -48,7 +48,7 @@ constexpr int64_t kBlurFitClips = 64;  // training clips the blur baseline's wid
 
 struct EvalArgs {
   std::string config_path, step_dir, out_dir, gif;
-  int64_t samples = 0, sequences = 0, batch = 16, gif_sequences = 4;
+  int64_t samples = 0, sequences = 0, batch = 16, gif_sequences = 4, classifier_steps = 1500;
   bool baselines = true;
 };
 
@@ -63,6 +63,7 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
     ca.sequences = a.sequences;
     ca.batch = a.batch;
     ca.untrained_baseline = a.baselines;
+    ca.classifier_steps = a.classifier_steps;
     return RunCvgEval(c, ca, world);
   }
   if (!c.model().has_hvrnn())
@@ -266,6 +267,8 @@ int EvalCommand(int argc, char** argv, int first) {
             "'none' to skip)");
   flags.Add("baselines", "1", "1: also evaluate copy-last-frame, mean-frame and blur-last-frame");
   flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
+  flags.Add("classifier-steps", "1500",
+            "cvg: steps of the frame classifier trained when the run has none");
   Status st = flags.Parse(argc, argv, first);
   if (st.ok() && flags.positional().size() != 1)
     st = Status::InvalidArgument("expected one CONFIG");
@@ -274,7 +277,8 @@ int EvalCommand(int argc, char** argv, int first) {
   EvalArgs a;
   for (auto [name, dst] : {std::pair<const char*, int64_t*>{"samples", &a.samples},
                            {"sequences", &a.sequences},
-                           {"batch", &a.batch}}) {
+                           {"batch", &a.batch},
+                           {"classifier-steps", &a.classifier_steps}}) {
     auto v = flags.Int(name);
     if (st.ok() && !v.ok()) st = v.status();
     if (v.ok()) *dst = v.value();
@@ -282,8 +286,10 @@ int EvalCommand(int argc, char** argv, int first) {
   auto baselines = flags.Int("baselines"), threads = flags.Int("threads");
   if (st.ok() && !baselines.ok()) st = baselines.status();
   if (st.ok() && !threads.ok()) st = threads.status();
-  if (st.ok() && (a.samples < 0 || a.sequences < 0 || a.batch < 1))
-    st = Status::InvalidArgument("--samples/--sequences must be >= 0 and --batch >= 1");
+  if (st.ok() && (a.samples < 0 || a.sequences < 0 || a.batch < 1 || a.batch > 4096 ||
+                  a.classifier_steps < 1 || a.classifier_steps > 1000000))
+    st = Status::InvalidArgument(
+        "--samples/--sequences must be >= 0, --batch in [1, 4096], --classifier-steps in [1, 1e6]");
   if (!st.ok()) {
     std::fprintf(
         stderr, "error: %s\nusage: framecast eval CONFIG --checkpoint STEP_DIR [flags]\nflags:\n%s",

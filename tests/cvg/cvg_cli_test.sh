@@ -5,7 +5,8 @@
 #      global step: test hook FRAMECAST_TEST_HOLD_STEPS, train/faults.h), checkpoints and exits 75;
 #      rerun, it resumes in stage 2 and finishes with bitwise the final parameters of run 1;
 #   3. `framecast sample RUN_DIR --num 4 --out samples.mp4` writes an MP4 (checked with ffprobe)
-#      and a GIF next to it and prints the classes; a bad run directory is a one-line error.
+#      and a GIF next to it and prints the classes; a bad run directory is a one-line error;
+#   4. `framecast eval` of the cascade (IS / FID / class accuracy; bad classifier files).
 # usage: cvg_cli_test.sh MPIRUN FRAMECAST SOURCE_DIR WORKDIR
 set -u
 mpirun="$1"; fc="$2"; root="$3"; work="$4/cvg-cli"
@@ -71,6 +72,36 @@ mkdir -p "$work/empty/checkpoints"; cp "$work/run/config.pbtxt" "$work/empty/"
 out=$("$fc" sample "$work/empty" --num 2 --out "$work/x.mp4" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "$work/empty/checkpoints" ||
   { echo "FAIL: run dir without checkpoint (rc $rc): $out"; fail=1; }
+# 4. framecast eval on the cascade: the frame classifier is trained into the run directory first,
+#    report.json names IS / FID / class accuracy per row; a bad classifier file is one line naming it.
+"$mpirun" --oversubscribe -np 2 "$fc" eval "$cfg" "${args[@]}" --set output_dir="$work/run" \
+  --checkpoint "$work/run/checkpoints/$final" --classifier-steps 3 --sequences 4 >"$work/eval.log" 2>&1 ||
+  { echo "FAIL: cvg eval"; tail -20 "$work/eval.log"; fail=1; }
+rep="$work/run/eval/$final/report.json"
+[ -s "$work/run/classifier.pt" ] || { echo "FAIL: no classifier.pt"; fail=1; }
+python3 - "$rep" <<'PY' || { echo "FAIL: cvg report.json"; cat "$rep"; fail=1; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+names = [m["name"] for m in r["methods"]]
+assert names == ["cvg level 1 (16px)", "cvg levels 1..2 (32px)", "real clips",
+                 "untrained level 1 (16px)", "untrained levels 1..2 (32px)"], names
+for m in r["methods"]:
+    assert m["clips"] == 4 and m["inception_score"] >= 1.0 and 0 <= m["class_accuracy"] <= 1, m
+    assert (m["fid"] is None) == (m["name"] == "real clips"), m
+assert r["protocol"]["classifier_torchscript"].endswith("classifier.pt")
+PY
+echo "not a torchscript archive" > "$work/bad.pt"
+out=$("$mpirun" --oversubscribe -np 2 "$fc" eval "$cfg" "${args[@]}" --set output_dir="$work/run" \
+  --set eval.classifier_torchscript="$work/bad.pt" --checkpoint "$work/run/checkpoints/$final" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "classifier TorchScript $work/bad.pt" ||
+  { echo "FAIL: bad classifier file (rc $rc): $out"; fail=1; }
+out=$("$mpirun" --oversubscribe -np 2 "$fc" eval "$cfg" "${args[@]}" --set output_dir="$work/run" \
+  --set eval.classifier_torchscript="$work/missing.pt" --checkpoint "$work/run/checkpoints/$final" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "$work/missing.pt" ||
+  { echo "FAIL: missing classifier file (rc $rc): $out"; fail=1; }
+out=$("$fc" eval train-classifier "$cfg" --out "$work/no/such/dir/c.pt" 2>&1); rc=$?
+[ $rc -ne 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "$work/no/such/dir" ||
+  { echo "FAIL: train-classifier into a missing directory (rc $rc): $out"; fail=1; }
 out=$("$fc" model summary "$root/configs/cvg_kinetics600.pbtxt" 2>&1)
 echo "$out" | grep -q "level2" || { echo "FAIL: model summary"; echo "$out"; fail=1; }
 [ $fail -eq 0 ] && echo "PASS: tiny cascade on 2 ranks, stopped in stage 2, resumed to bitwise-equal final parameters; sample MP4 ($frames frames) and GIF"

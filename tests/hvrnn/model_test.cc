@@ -352,21 +352,22 @@ TEST(HvrnnModel, ParameterCountEqualsPythonPeer) {
     ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(ReadFile(path), &run)) << path;
     auto c = run.model().hvrnn();
     ASSERT_TRUE(ApplyHvrnnDefaults(&c).ok());
+    if (c.context_frames() == 0) c.set_context_frames(run.data().context_frames());  // as the run does
     ASSERT_TRUE(ValidateHvrnn(c).ok()) << path << ": " << ValidateHvrnn(c).ToString();
     Hvrnn m(c);
     EXPECT_EQ(CountParameters(*m), PeerCount(path)) << path;
   }
 }
 
-TEST(HvrnnModel, ConcatParameterCountEqualsPythonPeer) {
-  // The tiny config with context_init CONCAT and context_frames left to the data section's 5.
+TEST(HvrnnModel, LastContextInitParameterCountEqualsPythonPeer) {
+  // The tiny config (context_init CONCAT) read with LAST: init nets see the last context frame.
   const std::string src = std::string(FRAMECAST_SOURCE_DIR) + "/configs/hvrnn_smmnist_tiny.pbtxt";
   std::string text = ReadFile(src);
-  const std::string key = "likelihood: GAUSSIAN";
+  const std::string key = "context_init: CONCAT";
   const auto pos = text.find(key);
   ASSERT_NE(pos, std::string::npos);
-  text.insert(pos, "context_init: CONCAT\n    ");
-  const std::string path = ::testing::TempDir() + "/hvrnn_concat.pbtxt";
+  text.replace(pos, key.size(), "context_init: LAST");
+  const std::string path = ::testing::TempDir() + "/hvrnn_last.pbtxt";
   std::ofstream(path) << text;
   framecast::RunConfig run;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &run));
