@@ -59,7 +59,7 @@ cstep="$(ls -d "$out"/cvg/checkpoints/step-* | sort | tail -n 1)"
   > "$out/cvg_eval.log" 2>&1
 t4=$(date +%s)
 
-"$FRAMECAST_PYTHON" - "$out" "$hstep" "$cstep" "$((t1 - t0))" "$((t2 - t1))" "$((t3 - t2))" \
+"${FRAMECAST_PYTHON:-python3}" - "$out" "$hstep" "$cstep" "$((t1 - t0))" "$((t2 - t1))" "$((t3 - t2))" \
   "$((t4 - t3))" "$np" <<'PY'
 import csv, json, os, sys
 out, hstep, cstep = sys.argv[1:4]

@@ -9,8 +9,16 @@ import math
 import sys
 
 KEYS = ("loss", "nll", "kl", "loss_d", "loss_g", "d_real", "d_fake")
-RTOL = 2e-3
-ATOL = 1e-6
+# Relative tolerance: tight for the first EARLY logged steps, looser later, where another
+# reduction order (a different CPU's kernels, another thread count) compounds through Adam, most in
+# the GAN (measured: 2 threads instead of 1 moves cascade values by up to 2.2% at step 20 and by
+# < 0.2% up to step 5; HVRNN loss / nll < 0.2% throughout). A changed loss term, weight, reduction or
+# schedule moves them by far more.
+EARLY, RTOL_EARLY, RTOL_LATE = 5, 2e-3, 5e-2
+RTOL = RTOL_EARLY
+# Absolute floors for values that sit near zero (the HVRNN KL while its heads start at zero; GAN
+# scores and losses, O(1), that cross zero).
+ATOL = {"kl": 1e-3, "loss_g": 1e-2, "loss_d": 1e-2, "d_real": 1e-2, "d_fake": 1e-2}
 
 
 def steps_of(path):
@@ -44,7 +52,8 @@ def main(argv):
     if len(got) != len(want):
         print(f"golden: {argv[2]}: {len(want)} stored steps, the run logged {len(got)}")
         bad += 1
-    for g, w in zip(got, want):
+    for i, (g, w) in enumerate(zip(got, want)):
+        rtol = RTOL_EARLY if i < EARLY else RTOL_LATE
         if (g["step"], g["stage"]) != (w["step"], w["stage"]):
             print(f"golden: {argv[2]}: step {w['stage']}/{w['step']} stored, run logged "
                   f"{g['stage']}/{g['step']}")
@@ -56,16 +65,17 @@ def main(argv):
                 bad += 1
             elif k in w:
                 a, b = g[k], w[k]
-                if not (math.isfinite(a) and abs(a - b) <= ATOL + RTOL * abs(b)):
+                if not (math.isfinite(a) and abs(a - b) <= ATOL.get(k, 1e-6) + rtol * abs(b)):
                     rel = abs(a - b) / max(abs(b), 1e-30)
                     print(f"golden: {argv[2]}: step {w['step']} {k}: run {a!r}, stored {b!r} "
-                          f"(relative {rel:.2e} > {RTOL})")
+                          f"(relative {rel:.2e} > {rtol})")
                     bad += 1
     if bad:
         print(f"golden: {argv[2]}: {bad} mismatch(es); if the change is meant to alter the "
               "mathematics, rerun tests/golden/golden_test.sh with --update and say why")
         return 1
-    print(f"golden: {argv[2]}: {len(want)} steps match (rtol {RTOL})")
+    print(f"golden: {argv[2]}: {len(want)} steps match (rtol {RTOL_EARLY} for the first {EARLY}, "
+          f"{RTOL_LATE} after)")
     return 0
 
 
