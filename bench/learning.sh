@@ -98,9 +98,11 @@ cev = os.path.join(out, "cvg", "eval", os.path.basename(cstep))
 crep = json.load(open(os.path.join(cev, "report.json")))
 print(f"\n== CVG (configs/cvg_tiny.pbtxt, {np} ranks, trained {tc} s) ==")
 print(open(os.path.join(cev, "table.txt")).read().rstrip())
-by = {m["name"]: m for m in crep["methods"]}
-acc = by["cvg"]["class_accuracy"]
-fid, fid_real, fid_base = by["cvg"]["fid"], 0.0, by.get("untrained generator", {}).get("fid")
+rows = crep["methods"]
+full = [m for m in rows if m["name"].startswith("cvg")][-1]  # the whole cascade
+base = [m for m in rows if m["name"].startswith("untrained")]
+acc, fid = full["class_accuracy"], full["fid"]
+fid_base = base[-1]["fid"] if base else None
 goal_h = wins == len(model) and all(v > 0 for v in active.values()) and active
 goal_c = acc is not None and acc >= 0.6 and fid is not None and fid_base is not None and fid < 0.5 * fid_base
 print(f"\nsummary: HVRNN goal {'met' if goal_h else 'NOT met'} ({wins}/{len(model)} frames, active "
