@@ -83,7 +83,7 @@ fi
 
 # ---- 6. hvrnn samples: GIF, MP4 and TensorBoard images -------------------------------------------
 hv=$work/runs/hv
-"$fc" train "$src/configs/hvrnn_smmnist_tiny.pbtxt" --set output_dir="$hv" --set stages[0].steps=2 \
+"$fc" train "$src/configs/hvrnn_smmnist_tiny.pbtxt" --set output_dir="$hv" --set stages[0].steps=2 --set data.predicted_frames=5 \
   --set data.global_batch=2 --set data.loader_threads=1 --set logging.every_steps=1 \
   --set logging.sample_every_steps=1 --set logging.sample_clips=2 >out3.txt 2>&1 || { cat out3.txt; bad "hvrnn run"; }
 for s in 1 2; do
