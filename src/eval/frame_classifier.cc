@@ -36,11 +36,6 @@ def forward(self, x):
     return torch.linear(f, self.fc_weight, self.fc_bias), f
 )";
 
-std::string FirstLine(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  return line.empty() ? "unknown error" : line;
-}
-
 int64_t IntAttr(const torch::jit::Module& m, const char* name) {
   if (!m.hasattr(name)) return 0;
   c10::IValue v = m.attr(name);
@@ -158,9 +153,9 @@ Result<ClassifierOutputs> TorchScriptClassifier::Run(const at::Tensor& frames) {
       }
     }
   } catch (const c10::Error& e) {
-    return Status::InvalidArgument(where + ": forward failed: " + FirstLine(e.what_without_backtrace()));
+    return Status::InvalidArgument(where + ": forward failed: " + FirstLineOf(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(where + ": forward failed: " + FirstLine(e.what()));
+    return Status::InvalidArgument(where + ": forward failed: " + FirstLineOf(e.what()));
   }
   ClassifierOutputs o;
   if (logits.empty()) return Status::InvalidArgument(where + ": no frames");

@@ -5,6 +5,7 @@
 #include <c10/util/Exception.h>
 #include <fcntl.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,10 +21,6 @@
 namespace fc::eval {
 namespace {
 
-std::string FirstLine(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  return line.empty() ? "unknown error" : line;
-}
 
 // Number of arguments of forward, not counting self.
 size_t ForwardArity(torch::jit::Module& m) {
@@ -55,14 +52,23 @@ std::string LastLine(const std::string& s) {
 
 }  // namespace
 
+std::string FirstLineOf(const std::string& s) {
+  std::string line = s.substr(0, s.find('\n'));
+  return line.empty() ? "unknown error" : line;
+}
+
 // Loads `path` as TorchScript; `what` ("i3d", "lpips") names the role in errors.
 Result<torch::jit::Module> LoadTorchScript(const std::string& what, const std::string& path,
                                       c10::Device device) {
   const std::string where = what + " TorchScript " + path;
   if (path.empty()) return Status::InvalidArgument(what + " TorchScript: empty path");
-  int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: a FIFO without a writer must not hang the open; only regular files are read.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
   if (fd < 0) return Status::NotFound(where + ": " + std::strerror(errno));
+  struct stat st{};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   ::close(fd);
+  if (!regular) return Status::InvalidArgument(where + ": not a regular file");
   try {
     torch::jit::Module m = torch::jit::load(path, device);
     m.eval();
@@ -70,9 +76,9 @@ Result<torch::jit::Module> LoadTorchScript(const std::string& what, const std::s
     return m;
   } catch (const c10::Error& e) {
     return Status::InvalidArgument(where + ": not a loadable TorchScript archive (" +
-                                   FirstLine(e.what_without_backtrace()) + ")");
+                                   FirstLineOf(e.what_without_backtrace()) + ")");
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(where + ": " + FirstLine(e.what()));
+    return Status::InvalidArgument(where + ": " + FirstLineOf(e.what()));
   }
 }
 
@@ -141,7 +147,7 @@ Result<at::Tensor> TorchScriptI3d::Features(const at::Tensor& clips) {
       parts.push_back(y.reshape({j - i, -1}).to(at::kCPU, at::kDouble));
     }
   } catch (const c10::Error& e) {
-    return Status::Internal(where + ": forward failed: " + FirstLine(e.what_without_backtrace()));
+    return Status::Internal(where + ": forward failed: " + FirstLineOf(e.what_without_backtrace()));
   } catch (const std::exception& e) {  // TorchScript interpreter errors (JITException)
     return Status::Internal(where + ": forward failed: " + LastLine(e.what()));
   }
@@ -196,7 +202,7 @@ Result<at::Tensor> TorchScriptLpips::Distance(const at::Tensor& a, const at::Ten
       parts.push_back(d.reshape({j - i}).to(at::kCPU, at::kDouble));
     }
   } catch (const c10::Error& e) {
-    return Status::Internal(where + ": forward failed: " + FirstLine(e.what_without_backtrace()));
+    return Status::Internal(where + ": forward failed: " + FirstLineOf(e.what_without_backtrace()));
   } catch (const std::exception& e) {  // TorchScript interpreter errors (JITException)
     return Status::Internal(where + ": forward failed: " + LastLine(e.what()));
   }

@@ -68,6 +68,9 @@ class TorchScriptLpips {
   std::unique_ptr<Impl> impl_;
 };
 
+// The first line of an exception message ("unknown error" when empty), for one-line errors.
+std::string FirstLineOf(const std::string& message);
+
 // Loads `path` as a TorchScript module on `device` in eval mode; `what` ("i3d", "classifier")
 // names the role in the one-line errors: NotFound for a missing or unreadable file,
 // InvalidArgument for anything that is not an archive with a forward method.

@@ -221,11 +221,7 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
     return Status::InvalidArgument(a.step_dir + ": holds a '" + manifest.model_family() +
                                    "' model, the config describes 'cvg'");
   }
-  int done = 0;
-  while (done < manifest.stages_size() &&
-         manifest.stages(done).state() == framecast::ckpt::StageStatus::DONE)
-    ++done;
-  done = std::min(done, c.model().cvg().levels_size());
+  const int done = FinishedLevels(manifest, c);
   if (done == 0) return Status::InvalidArgument(a.step_dir + ": level 1 has not finished training");
   FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(a.step_dir, manifest, {}));
   CvgReplicaOptions ro;

@@ -659,6 +659,14 @@ class CvgFamily : public Trainer {
 
 }  // namespace
 
+int FinishedLevels(const framecast::ckpt::Manifest& manifest, const framecast::RunConfig& config) {
+  int done = 0;
+  while (done < manifest.stages_size() &&
+         manifest.stages(done).state() == framecast::ckpt::StageStatus::DONE)
+    ++done;
+  return std::min(done, config.model().cvg().levels_size());
+}
+
 Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const RunConfig& config, const dist::World& world,
                                                 dist::Communicator* comm) {
   CvgReplicaOptions o;

@@ -143,6 +143,10 @@ class CvgReplica {
   bool labels_checked_ = false;
 };
 
+// Levels of `config`'s cascade finished in a checkpoint: the leading stages the manifest marks DONE
+// (`framecast sample` and `framecast eval` use only those).
+int FinishedLevels(const framecast::ckpt::Manifest& manifest, const framecast::RunConfig& config);
+
 Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const framecast::RunConfig& config,
                                                 const dist::World& world, dist::Communicator* comm);
 

@@ -46,11 +46,7 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
   if (manifest.model_family() != "cvg")
     return Status::InvalidArgument(step_dir + ": holds a '" + manifest.model_family() +
                                    "' model, not a CVG cascade");
-  int done = 0;
-  while (done < manifest.stages_size() &&
-         manifest.stages(done).state() == framecast::ckpt::StageStatus::DONE)
-    ++done;
-  done = std::min(done, config.model().cvg().levels_size());
+  const int done = FinishedLevels(manifest, config);
   if (done == 0)
     return Status::InvalidArgument(step_dir + ": level 1 has not finished training yet");
   FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(step_dir, manifest, {}));

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/optim/adam.h>
 
@@ -79,6 +80,11 @@ TEST(FrameClassifier, BadArchivesGetOneLineErrorsNamingTheFile) {
   EXPECT_NE(junk.status().message().find(dir + "/junk.pt"), std::string::npos);
   auto directory = TorchScriptClassifier::Load(dir, at::kCPU);
   EXPECT_FALSE(directory.ok());
+  ASSERT_EQ(mkfifo((dir + "/fifo.pt").c_str(), 0600), 0);  // no writer: must not hang
+  auto fifo = TorchScriptClassifier::Load(dir + "/fifo.pt", at::kCPU);
+  ASSERT_FALSE(fifo.ok());
+  EXPECT_NE(fifo.status().message().find("fifo.pt: not a regular file"), std::string::npos)
+      << fifo.status().message();
   // A loadable archive whose forward returns the wrong thing.
   torch::jit::Module bad(c10::QualifiedName("__torch__.Bad"));
   bad.define("def forward(self, x):\n    return x.sum()\n");
