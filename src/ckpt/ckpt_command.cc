@@ -79,9 +79,17 @@ int Inspect(const std::string& step_dir) {
               static_cast<long long>(mm.step()), static_cast<long long>(mm.data_position()),
               mm.config_digest().c_str());
   for (const auto& s : mm.stages()) {
-    std::printf("  stage %-12s %-8s %lld steps done\n", s.name().c_str(),
+    std::string eval;
+    if (s.has_best()) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "; best evaluation %.6g at step %lld, %d since", s.best_value(),
+                    static_cast<long long>(s.best_step()), s.evals_since_best());
+      eval = buf;
+    }
+    std::printf("  stage %-12s %-8s %lld steps done%s%s\n", s.name().c_str(),
                 framecast::ckpt::StageStatus::State_Name(s.state()).c_str(),
-                static_cast<long long>(s.steps_done()));
+                static_cast<long long>(s.steps_done()), s.stopped_early() ? " (stopped early)" : "",
+                eval.c_str());
   }
   std::printf("written by %d rank(s), %d tensors, %s\n", mm.world_size(), mm.tensors_size(),
               Human(TotalBytes(mm)).c_str());

@@ -4,6 +4,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -211,6 +213,14 @@ void ApplyDefaults(RunConfig* c) {
   if (c->eval().samples() == 0) c->mutable_eval()->set_samples(100);
   if (c->eval().fvd_draws() == 0) c->mutable_eval()->set_fvd_draws(5);
   if (Hooks().apply_defaults) Hooks().apply_defaults(c);
+  // After the data defaults (data.eval_sequences).
+  if (c->eval().sequences_during_training() == 0) {
+    const int64_t n = c->data().eval_sequences() > 0 ? c->data().eval_sequences() : 64;
+    c->mutable_eval()->set_sequences_during_training(static_cast<int32_t>(std::min<int64_t>(64, n)));
+  }
+  if (c->eval().samples_during_training() == 0) c->mutable_eval()->set_samples_during_training(4);
+  if (!c->eval().early_stopping().metric().empty() && c->eval().early_stopping().patience() == 0)
+    c->mutable_eval()->mutable_early_stopping()->set_patience(5);
 }
 
 Status Validate(const RunConfig& c) {
@@ -266,6 +276,22 @@ Status Validate(const RunConfig& c) {
   FC_RETURN_IF_ERROR(ValidatePerformance(c));
   if (c.eval().samples() < 0) return Invalid("eval.samples", "must be >= 1");
   if (c.eval().fvd_draws() < 0) return Invalid("eval.fvd_draws", "must be >= 1");
+  if (c.eval().every_steps() < 0) return Invalid("eval.every_steps", "must be >= 0");
+  if (c.eval().sequences_during_training() < 1 || c.eval().sequences_during_training() > 100000)
+    return Invalid("eval.sequences_during_training", "must be in [1, 100000]");
+  if (c.eval().samples_during_training() < 1 || c.eval().samples_during_training() > 10000)
+    return Invalid("eval.samples_during_training", "must be in [1, 10000]");
+  {
+    const auto& es = c.eval().early_stopping();
+    if (!es.metric().empty() && c.eval().every_steps() == 0)
+      return Invalid("eval.early_stopping.metric", "needs evaluation during training (eval.every_steps > 0)");
+    if (es.patience() < 0 || es.patience() > 1000000)
+      return Invalid("eval.early_stopping.patience", "must be in [1, 1000000]");
+    if (!(es.min_delta() >= 0) || !std::isfinite(es.min_delta()))
+      return Invalid("eval.early_stopping.min_delta", "must be a finite number >= 0");
+    if (es.restore_best() && es.metric().empty())
+      return Invalid("eval.early_stopping.restore_best", "needs eval.early_stopping.metric");
+  }
   if (Hooks().validate) return Hooks().validate(c);
   return Status::Ok();
 }

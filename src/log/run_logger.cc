@@ -124,12 +124,14 @@ void RunLogger::Banner(const RunStart& start) {
 }
 
 void RunLogger::Step(int stage, int64_t step_done, int64_t global_step, const Scalars& scalars,
-                     const Scalars& details) {
+                     const Scalars& details, bool stage_end) {
   if (rank_ != 0 || closed_) return;
   const auto now = Clock::now();
   ++window_steps_;
   const auto& sc = config_.stages(stage);
-  const bool log_now = step_done % config_.logging().every_steps() == 0 || step_done == sc.steps();
+  bool log_now = step_done % config_.logging().every_steps() == 0 || step_done == sc.steps() ||
+                 stage_end;
+  for (const auto& [name, v] : details) log_now = log_now || name.rfind("eval/", 0) == 0;
   const bool bar_now = progress_bar_ && (log_now || Ms(now - last_bar_) >= 100);
   if (!log_now && !bar_now) return;
 
@@ -182,10 +184,11 @@ void RunLogger::Step(int stage, int64_t step_done, int64_t global_step, const Sc
   }
 }
 
-bool RunLogger::SamplesDue(int stage, int64_t step_done) const {
+bool RunLogger::SamplesDue(int stage, int64_t step_done, bool stage_end) const {
   if (rank_ != 0 || closed_) return false;
   const int64_t every = config_.logging().sample_every_steps();
-  return step_done == config_.stages(stage).steps() || (every > 0 && step_done % every == 0);
+  return stage_end || step_done == config_.stages(stage).steps() ||
+         (every > 0 && step_done % every == 0);
 }
 
 void RunLogger::Samples(int stage, int64_t global_step,

@@ -57,14 +57,20 @@ class RunLogger {
   // Rank 0, every logging.every_steps and at the stage's end: the step line, TensorBoard scalars,
   // a metrics.jsonl line; on a terminal, the progress bar after every step. `details` go to
   // TensorBoard and metrics.jsonl only, not to the step line.
+  // `stage_end`: the stage ends at this step although it has steps left (early stopping); it is
+  // logged like a stage's last step. A step with evaluation results (details "eval/<metric>") is
+  // always logged.
   void Step(int stage, int64_t step_done, int64_t global_step, const Scalars& scalars,
-            const Scalars& details = {});
+            const Scalars& details = {}, bool stage_end = false);
   // True on rank 0 only, every logging.sample_every_steps and at the stage's last step.
-  bool SamplesDue(int stage, int64_t step_done) const;
+  bool SamplesDue(int stage, int64_t step_done, bool stage_end = false) const;
   int sample_clips() const { return sample_clips_; }
   // Rank 0: each grid's GIF and MP4 into samples/ and its filmstrip PNG into TensorBoard. An error
   // (or no grid: the family makes no samples) is a warning, or nothing.
   void Samples(int stage, int64_t global_step, const Result<std::vector<SampleGrid>>& grids);
+  // Time the loop spent outside training since the last step (the evaluation during training),
+  // left out of ms_per_step like the time writing samples.
+  void ExcludeFromTiming(double ms) { window_excluded_ms_ += ms; }
   // Flushes every file, clears the progress bar, closes the rank log file. Idempotent.
   void Close();
 

@@ -6,6 +6,7 @@
 #include <torch/optim/adam.h>
 
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include "ckpt/checkpoint.h"
@@ -114,6 +115,59 @@ Result<eval::GenerationRow> Score(const std::string& name, const Gathered& g, co
     r.fvd_available = true;
   }
   return r;
+}
+
+// The run's frame classifier: eval.classifier_torchscript, or RUN_DIR/classifier.pt, which rank 0
+// first trains (TrainFrameClassifier, `steps` Adam steps) when it does not exist. Collective.
+Result<std::unique_ptr<eval::TorchScriptClassifier>> RunClassifier(
+    const framecast::RunConfig& c, const std::string& run_dir, int64_t steps, at::Device device,
+    dist::Communicator* comm, std::string* path, std::string* note) {
+  *path = c.eval().classifier_torchscript();
+  if (path->empty()) {
+    *path = run_dir + "/classifier.pt";
+    Status made;
+    if (comm->rank() == 0 && !ckpt::Exists(*path)) {
+      LogInfo("no eval.classifier_torchscript: training framecast's frame classifier into " +
+              *path + " (once per run directory)");
+      made = ckpt::MakeDirs(run_dir);
+      ClassifierTrainOptions co;
+      co.steps = steps;
+      if (made.ok()) made = TrainFrameClassifier(c, *path, co).status();
+    }
+    FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, made, "could not train the frame classifier"));
+  }
+  Result<std::unique_ptr<eval::TorchScriptClassifier>> cls =
+      eval::TorchScriptClassifier::Load(*path, device);
+  FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, cls.ok() ? Status::Ok() : cls.status(),
+                                         "could not load the frame classifier"));
+  *note = cls.value()->test_accuracy() >= 0
+              ? "framecast's classifier, held-out frame accuracy " +
+                    Percent(cls.value()->test_accuracy())
+              : "user-supplied";
+  return std::move(cls.value());
+}
+
+// The classifier's (and I3D's) output widths, probed on the first test clip; the class count must
+// be the cascade's.
+Result<Widths> ProbeWidths(eval::TorchScriptClassifier& cls, eval::TorchScriptI3d* i3d,
+                           const data::ClipSource& test, int64_t classes) {
+  Widths w;
+  FC_ASSIGN_OR_RETURN(auto probe_clip, test.Get(0, 0));
+  at::Tensor f = probe_clip.frames.narrow(0, 0, 1).to(at::kFloat) / 255.0;
+  FC_ASSIGN_OR_RETURN(auto probe, cls.Run(FramesFor(f.unsqueeze(0), cls.image_size())));
+  w.classes = probe.logits.size(1);
+  w.features = probe.features.defined() ? probe.features.size(1) : 0;
+  if (classes > 0 && w.classes != classes) {
+    return Status::InvalidArgument(cls.path() + ": gives " + std::to_string(w.classes) +
+                                   " classes, the config's cascade has " +
+                                   std::to_string(classes));
+  }
+  if (i3d) {
+    at::Tensor two = (probe_clip.frames.to(at::kFloat) / 255.0).unsqueeze(0);
+    FC_ASSIGN_OR_RETURN(auto v, i3d->Features(two));
+    w.i3d = v.size(1);
+  }
+  return w;
 }
 
 }  // namespace
@@ -236,25 +290,9 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   const int64_t classes = replica->num_classes();
 
   // ---- the classifier (trained first when the run has none) ----------------------------------
-  std::string cls_path = c.eval().classifier_torchscript();
-  std::string cls_note;
-  if (cls_path.empty()) {
-    cls_path = config::RunDir(c) + "/classifier.pt";
-    Status made;
-    if (rank == 0 && !ckpt::Exists(cls_path)) {
-      LogInfo("no eval.classifier_torchscript: training framecast's frame classifier into " +
-              cls_path + " (once per run directory)");
-      made = ckpt::MakeDirs(config::RunDir(c));
-      ClassifierTrainOptions co;
-      co.steps = a.classifier_steps;
-      if (made.ok()) made = TrainFrameClassifier(c, cls_path, co).status();
-    }
-    FC_RETURN_IF_ERROR(world.AgreeOnStatus(made, "could not train the frame classifier"));
-  }
-  FC_ASSIGN_OR_RETURN(auto cls, eval::TorchScriptClassifier::Load(cls_path, device));
-  cls_note = cls->test_accuracy() >= 0 ? "framecast's classifier, held-out frame accuracy " +
-                                             Percent(cls->test_accuracy())
-                                       : "user-supplied";
+  std::string cls_path, cls_note;
+  FC_ASSIGN_OR_RETURN(auto cls, RunClassifier(c, config::RunDir(c), a.classifier_steps, device,
+                                              comm.get(), &cls_path, &cls_note));
   std::unique_ptr<eval::TorchScriptI3d> i3d;
   if (!c.eval().i3d_torchscript().empty()) {
     FC_ASSIGN_OR_RETURN(i3d, eval::TorchScriptI3d::Load(c.eval().i3d_torchscript(), device));
@@ -310,24 +348,7 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
     }
     return levels;
   };
-  Widths w;
-  {
-    FC_ASSIGN_OR_RETURN(auto probe_clip, test->Get(0, 0));
-    at::Tensor f = probe_clip.frames.narrow(0, 0, 1).to(at::kFloat) / 255.0;
-    FC_ASSIGN_OR_RETURN(auto probe, cls->Run(FramesFor(f.unsqueeze(0), cls->image_size())));
-    w.classes = probe.logits.size(1);
-    w.features = probe.features.defined() ? probe.features.size(1) : 0;
-    if (classes > 0 && w.classes != classes) {
-      return Status::InvalidArgument(cls_path + ": gives " + std::to_string(w.classes) +
-                                     " classes, the config's cascade has " +
-                                     std::to_string(classes));
-    }
-    if (i3d) {
-      at::Tensor two = (probe_clip.frames.to(at::kFloat) / 255.0).unsqueeze(0);
-      FC_ASSIGN_OR_RETURN(auto v, i3d->Features(two));
-      w.i3d = v.size(1);
-    }
-  }
+  FC_ASSIGN_OR_RETURN(Widths w, ProbeWidths(*cls, i3d.get(), *test, classes));
   at::Tensor fake_y, untrained_y;
   FC_ASSIGN_OR_RETURN(auto fake, draw(*replica, &fake_y));
   std::vector<at::Tensor> base;
@@ -433,6 +454,122 @@ int TrainClassifierCommand(int argc, char** argv, int first) {
     return 1;
   }
   return 0;
+}
+
+struct CvgTrainingEval::Impl {
+  framecast::RunConfig config;
+  dist::Communicator* comm = nullptr;
+  at::Device device = at::kCPU;
+  std::unique_ptr<eval::TorchScriptClassifier> cls;
+  std::unique_ptr<eval::TorchScriptI3d> i3d;
+  Widths widths;
+  eval::Share share;
+  bool have_real = false;
+  Gathered real;
+};
+
+CvgTrainingEval::CvgTrainingEval(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CvgTrainingEval::~CvgTrainingEval() = default;
+
+std::vector<EvalMetric> CvgTrainingEval::Metrics(const framecast::RunConfig& c) {
+  std::vector<EvalMetric> m = {{"fid", false}, {"inception_score", true}};
+  if (c.model().cvg().num_classes() > 0) m.push_back({"accuracy", true});
+  if (!c.eval().i3d_torchscript().empty()) m.push_back({"fvd", false});
+  return m;
+}
+
+Result<std::unique_ptr<CvgTrainingEval>> CvgTrainingEval::Create(const framecast::RunConfig& c,
+                                                                 const std::string& run_dir,
+                                                                 at::Device device,
+                                                                 dist::Communicator* comm) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = c;
+  impl->comm = comm;
+  impl->device = device;
+  std::string path, note;
+  FC_ASSIGN_OR_RETURN(impl->cls, RunClassifier(c, run_dir, ClassifierTrainOptions{}.steps, device,
+                                               comm, &path, &note));
+  Status st;
+  if (!c.eval().i3d_torchscript().empty()) {
+    auto i3d = eval::TorchScriptI3d::Load(c.eval().i3d_torchscript(), device);
+    if (i3d.ok()) impl->i3d = std::move(i3d.value()); else st = i3d.status();
+  }
+  Result<std::shared_ptr<const data::ClipSource>> test = Status::Aborted("not opened");
+  if (st.ok()) {
+    auto t = data::MakeTestSource(c.data(), c.data().context_frames() + c.data().predicted_frames());
+    if (t.ok()) test = std::shared_ptr<const data::ClipSource>(std::move(t.value()));
+    else st = t.status();
+  }
+  if (st.ok()) {
+    auto w = ProbeWidths(*impl->cls, impl->i3d.get(), *test.value(), c.model().cvg().num_classes());
+    if (w.ok()) impl->widths = w.value(); else st = w.status();
+  }
+  if (st.ok() && impl->widths.features == 0 && c.eval().early_stopping().metric() == "fid")
+    st = Status::InvalidArgument(path + ": gives no features, so no FID for eval.early_stopping");
+  FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, st, "could not prepare the cascade's evaluation"));
+  LogInfo("evaluation during training: " + std::to_string(c.eval().sequences_during_training()) +
+          " clips per evaluation, classifier " + path + " (" + note + ")");
+  return std::unique_ptr<CvgTrainingEval>(new CvgTrainingEval(std::move(impl)));
+}
+
+Result<std::vector<double>> CvgTrainingEval::Evaluate(CvgReplica& r, int stage) {
+  Impl& m = *impl_;
+  const auto& c = m.config;
+  const int64_t classes = r.num_classes(), batch = 16;
+  const int rank = m.comm->rank(), size = m.comm->size();
+  if (!m.have_real) {  // the real clips' outputs, once
+    const int64_t len = c.data().context_frames() + c.data().predicted_frames();
+    FC_ASSIGN_OR_RETURN(auto test, data::MakeTestSource(c.data(), len));
+    const int64_t n = std::min<int64_t>(test->size(), c.eval().sequences_during_training());
+    m.share = eval::ShareOf(n, rank, size);
+    std::vector<at::Tensor> clips, labels;
+    for (int64_t i = m.share.begin; i < m.share.end; ++i) {
+      FC_ASSIGN_OR_RETURN(auto clip, test->Get(i, 0));
+      clips.push_back(clip.frames);
+      labels.push_back(at::full({1}, clip.label, at::kLong));
+    }
+    at::Tensor real = clips.empty() ? at::zeros({0, len, test->channels(), test->image_size(),
+                                                 test->image_size()})
+                                    : at::stack(clips).to(at::kFloat) / 255.0;
+    at::Tensor y = labels.empty() ? at::zeros({0}, at::kLong) : at::cat(labels);
+    FC_ASSIGN_OR_RETURN(m.real, Classify(*m.cls, m.i3d.get(), real.to(m.device),
+                                         classes > 0 ? y : at::Tensor(), m.widths, m.comm,
+                                         "classify real clips"));
+    m.have_real = true;
+  }
+  // Samples of levels 1..stage+1, in batches keyed by (seed, first clip index).
+  std::vector<at::Tensor> fakes, ys;
+  Status local;
+  for (int64_t b0 = m.share.begin; b0 < m.share.end && local.ok(); b0 += batch) {
+    const int64_t b = std::min(batch, m.share.end - b0);
+    at::Tensor y;
+    if (classes > 0) y = at::arange(b0, b0 + b, at::kLong).remainder(classes);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+        data::Mix64(c.seed() ^ data::Mix64(0x45564c31ULL + static_cast<uint64_t>(b0))));
+    auto outs = r.SampleCascade(stage + 1, y, b, gen);
+    if (!outs.ok()) {
+      local = outs.status();
+      break;
+    }
+    local = TryTorch([&] {
+      fakes.push_back(models::cvg::FromModelRange(outs.value().back()).clamp(0, 1).to(at::kFloat));
+    });
+    if (y.defined()) ys.push_back(y);
+  }
+  FC_RETURN_IF_ERROR(dist::AgreeOnStatus(m.comm, local, "draw evaluation samples"));
+  // A rank with no share classifies nothing (Classify reads no shape from an empty batch).
+  at::Tensor fake = fakes.empty() ? at::zeros({0, 1, 1, 1, 1}) : at::cat(fakes);
+  at::Tensor fake_y = ys.empty() ? at::Tensor() : at::cat(ys);
+  if (classes > 0 && !fake_y.defined()) fake_y = at::zeros({0}, at::kLong);
+  const bool full = stage + 1 == c.model().cvg().levels_size();
+  FC_ASSIGN_OR_RETURN(auto g, Classify(*m.cls, full ? m.i3d.get() : nullptr, fake, fake_y,
+                                       m.widths, m.comm, "classify evaluation samples"));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  FC_ASSIGN_OR_RETURN(auto row, Score("cvg", g, &m.real, 10, classes > 0));
+  std::vector<double> values = {row.fid_available ? row.fid : nan, row.inception.mean};
+  if (classes > 0) values.push_back(row.accuracy);
+  if (m.i3d) values.push_back(row.fvd_available ? row.fvd : nan);
+  return values;
 }
 
 }  // namespace fc::train

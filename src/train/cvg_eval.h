@@ -18,6 +18,7 @@
 #include <string>
 
 #include "dist/world.h"
+#include "train/cvg_family.h"
 #include "proto/config.pb.h"
 #include "util/status.h"
 
@@ -30,6 +31,33 @@ struct CvgEvalArgs {
   int64_t classifier_steps = 1500;  // when RUN_DIR/classifier.pt must first be trained
 };
 Status RunCvgEval(const framecast::RunConfig& config, const CvgEvalArgs& args, dist::World& world);
+
+// Evaluation during training (eval.every_steps) of the level a cascade stage trains: the cascade
+// of levels 1..stage+1 (the last one in eval mode at its training length, as the sample previews
+// draw it) draws eval.sequences_during_training class-conditional clips (clip i asks for class
+// i % num_classes, noise keyed by (run seed, i)); their frames are scored like `framecast eval`
+// scores them against as many real test clips: FID on the classifier's features, Inception
+// Score, and (class-conditional cascades) the fraction classified as the asked class; FVD on
+// I3D features with eval.i3d_torchscript. A metric the networks cannot give (FID from a
+// classifier without features, FVD from clips of one frame) is NaN. Collective.
+class CvgTrainingEval {
+ public:
+  static std::vector<EvalMetric> Metrics(const framecast::RunConfig& config);
+  // Loads the classifier (RunClassifier: eval.classifier_torchscript, or RUN_DIR/classifier.pt,
+  // which rank 0 first trains when it does not exist) and I3D. Collective.
+  static Result<std::unique_ptr<CvgTrainingEval>> Create(const framecast::RunConfig& config,
+                                                         const std::string& run_dir,
+                                                         at::Device device,
+                                                         dist::Communicator* comm);
+  ~CvgTrainingEval();
+  // Values in Metrics() order, the same on every rank.
+  Result<std::vector<double>> Evaluate(CvgReplica& replica, int stage);
+
+ private:
+  struct Impl;
+  explicit CvgTrainingEval(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 struct ClassifierTrainOptions {
   int64_t steps = 1500;    // Adam steps

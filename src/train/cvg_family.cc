@@ -12,6 +12,7 @@
 #include "models/cvg/upscale_generator.h"
 #include "nn/init.h"
 #include "nn/standing_stats.h"
+#include "train/cvg_eval.h"
 #include "train/schedule.h"
 #include "util/torch_status.h"
 
@@ -622,7 +623,9 @@ namespace {
 
 class CvgFamily : public Trainer {
  public:
-  explicit CvgFamily(std::unique_ptr<CvgReplica> r) : replica_(std::move(r)) {}
+  CvgFamily(std::unique_ptr<CvgReplica> r, const framecast::RunConfig& config, at::Device device,
+            dist::Communicator* comm)
+      : replica_(std::move(r)), config_(config), device_(device), comm_(comm) {}
   std::string family() const override { return "cvg"; }
   std::string Describe() const override { return replica_->Describe(); }
   Status Seek(int stage, int64_t, int64_t global_step) override {
@@ -652,9 +655,24 @@ class CvgFamily : public Trainer {
   Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) override {
     return replica_->Samples(stage, clips, seed);
   }
+  std::vector<EvalMetric> EvalMetrics(int) const override {
+    return CvgTrainingEval::Metrics(config_);
+  }
+  Status PrepareEval(const std::string& run_dir) override {
+    FC_ASSIGN_OR_RETURN(eval_, CvgTrainingEval::Create(config_, run_dir, device_, comm_));
+    return Status::Ok();
+  }
+  Result<std::vector<double>> Evaluate(int stage) override {
+    if (!eval_) return Status::Internal("CvgFamily::Evaluate before PrepareEval");
+    return eval_->Evaluate(*replica_, stage);
+  }
 
  private:
   std::unique_ptr<CvgReplica> replica_;
+  framecast::RunConfig config_;
+  at::Device device_ = at::kCPU;
+  dist::Communicator* comm_ = nullptr;
+  std::unique_ptr<CvgTrainingEval> eval_;
 };
 
 }  // namespace
@@ -673,7 +691,7 @@ Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const RunConfig& config, const d
   if (world.device_kind() == dist::DeviceKind::kCuda)
     o.device = at::Device(at::kCUDA, world.device_index());
   FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, comm, o));
-  return std::unique_ptr<Trainer>(new CvgFamily(std::move(replica)));
+  return std::unique_ptr<Trainer>(new CvgFamily(std::move(replica), config, o.device, comm));
 }
 
 Status ValidateCvgData(const RunConfig& c) {

@@ -37,13 +37,6 @@
 namespace fc::train {
 namespace {
 
-uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 constexpr int64_t kBlurFitClips = 64;  // training clips the blur baseline's widths are fitted on
 
 struct EvalArgs {
@@ -117,30 +110,9 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
   o.fvd_draws = c.eval().fvd_draws();
   o.seed = c.seed();
 
-  // Sample s of the batch whose first sequence has global index g: noise seeded by (seed, s, g).
-  // Evaluate walks this rank's sequences in consecutive batches, drawing samples 0..N-1 of a
-  // batch before the next one, so a call with sample 0 starts the next batch.
-  struct Cursor {
-    int64_t next, current;
-  };
-  auto cursor = std::make_shared<Cursor>(Cursor{share.begin, share.begin});
+  // Sample s of the batch whose first sequence has global index g: noise keyed by (seed, s, g).
   const uint64_t seed = c.seed();
-  eval::PredictFn predict = [&model, seed, cursor](const at::Tensor& ctx, int64_t h,
-                                                   int64_t sample) -> Result<at::Tensor> {
-    if (sample == 0) {
-      cursor->current = cursor->next;
-      cursor->next += ctx.size(0);
-    }
-    const int64_t g = cursor->current;
-    at::Tensor out;
-    Status st = TryTorch([&] {
-      torch::NoGradGuard ng;
-      torch::manual_seed(Mix64(seed ^ Mix64(static_cast<uint64_t>(sample) * 1000003 + g)));
-      out = model->generate(ctx, h);
-    });
-    if (!st.ok()) return st;
-    return out;
-  };
+  eval::PredictFn predict = HvrnnPredictor(model, seed, share.begin);
 
   eval::EvalReport report;
   FC_ASSIGN_OR_RETURN(auto ours, eval::Evaluate("hvrnn", predict, local, o, comm.get()));
@@ -181,39 +153,7 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
     report.methods.push_back(std::move(blur));
   }
   {
-    const auto& hc = c.model().hvrnn();
-    const bool gaussian = hc.likelihood() == framecast::HvrnnConfig::GAUSSIAN;
-    const double sigma = hc.gaussian_sigma();
-    const int64_t dims = horizon * source->channels() * source->image_size() * source->image_size();
-    // The training loss drops the Gaussian's normalising constant, 0.5 log(2 pi sigma^2) per
-    // dimension; the ELBO reported here includes it.
-    const double constant = gaussian ? 0.5 * std::log(2 * M_PI * sigma * sigma) : 0.0;
-    eval::ElboFn elbo = [&model, seed, context, constant, dims](
-                            const at::Tensor& clips, int64_t g) -> Result<at::Tensor> {
-      at::Tensor out;
-      Status st = TryTorch([&] {
-        torch::NoGradGuard ng;
-        torch::manual_seed(Mix64(seed ^ Mix64(0x454c424fULL + static_cast<uint64_t>(g))));
-        auto o = model->forward_train(clips, context, 1.0, {});
-        out = at::stack({o.nll_per_sample.to(at::kDouble) + constant * static_cast<double>(dims),
-                         o.kl_per_sample.to(at::kDouble)},
-                        1);
-      });
-      if (!st.ok()) return st;
-      return out;
-    };
-    FC_ASSIGN_OR_RETURN(auto e, eval::HeldOutElbo("hvrnn", elbo, local, share.begin, context,
-                                                  a.batch, comm.get()));
-    char note[256];
-    if (gaussian) {
-      std::snprintf(note, sizeof(note),
-                    "Gaussian likelihood, sigma %g, pixels in [0, 1], its constant included "
-                    "(%.1f nats/video; the training loss omits it); 1 posterior sample",
-                    sigma, constant * static_cast<double>(dims));
-    } else {
-      std::snprintf(note, sizeof(note), "Bernoulli likelihood, pixels in [0, 1]; 1 posterior sample");
-    }
-    e.note = note;
+    FC_ASSIGN_OR_RETURN(auto e, HvrnnHeldOutElbo(model, c, local, share.begin, a.batch, comm.get()));
     report.elbos.push_back(std::move(e));
   }
   report.protocol = eval::ProtocolOf(o, n, source->Describe(),

@@ -12,9 +12,12 @@
 #endif
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
+#include "data/rng.h"
+#include "data/sources.h"
 #include "train/schedule.h"
 #include "util/torch_status.h"
 
@@ -25,12 +28,7 @@ using framecast::ckpt::Manifest;
 
 namespace {
 
-uint64_t Mix(uint64_t x) {  // splitmix64 finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+uint64_t Mix(uint64_t x) { return data::Mix64(x + 0x9e3779b97f4a7c15ULL); }  // splitmix64
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -424,6 +422,125 @@ Result<log::SampleGrid> HvrnnReplica::SamplePreview(int clips, uint64_t seed) {
 
 namespace {
 
+models::hvrnn::NoiseFn GeneratorNoise(uint64_t key) {
+  auto gen = std::make_shared<at::Generator>(at::make_generator<at::CPUGeneratorImpl>(key));
+  return [gen](int64_t, int64_t, at::IntArrayRef shape, const at::TensorOptions& opts) {
+    return at::randn(shape, *gen, at::kFloat).to(opts);
+  };
+}
+
+}  // namespace
+
+eval::PredictFn HvrnnPredictor(models::hvrnn::Hvrnn model, uint64_t seed, int64_t first_index) {
+  struct Cursor {
+    int64_t next, current;
+  };
+  auto cursor = std::make_shared<Cursor>(Cursor{first_index, first_index});
+  return [model, seed, cursor](const at::Tensor& ctx, int64_t h,
+                               int64_t sample) mutable -> Result<at::Tensor> {
+    if (sample == 0) {
+      cursor->current = cursor->next;
+      cursor->next += ctx.size(0);
+    }
+    const auto g = static_cast<uint64_t>(cursor->current);
+    at::Tensor out;
+    FC_TRY_TORCH({
+      torch::NoGradGuard ng;
+      out = model->generate(
+          ctx, h, GeneratorNoise(Mix(seed ^ Mix(static_cast<uint64_t>(sample) * 1000003 + g))));
+    });
+    return out;
+  };
+}
+
+Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model, const RunConfig& c,
+                                          const at::Tensor& local, int64_t first_index,
+                                          int64_t batch, dist::Communicator* comm) {
+  const auto& hc = c.model().hvrnn();
+  const int64_t context = c.data().context_frames();
+  const bool gaussian = hc.likelihood() == framecast::HvrnnConfig::GAUSSIAN;
+  const double sigma = hc.gaussian_sigma();
+  const int64_t dims = (local.size(1) - context) * local.size(2) * local.size(3) * local.size(4);
+  // The training loss drops the Gaussian's normalising constant, 0.5 log(2 pi sigma^2) per
+  // dimension; the ELBO reported here includes it.
+  const double constant = gaussian ? 0.5 * std::log(2 * M_PI * sigma * sigma) : 0.0;
+  const uint64_t seed = c.seed();
+  eval::ElboFn elbo = [model, seed, context, constant, dims](
+                          const at::Tensor& clips, int64_t g) mutable -> Result<at::Tensor> {
+    at::Tensor out;
+    FC_TRY_TORCH({
+      torch::NoGradGuard ng;
+      auto noise = GeneratorNoise(Mix(seed ^ Mix(0x454c424fULL + static_cast<uint64_t>(g))));
+      auto o = model->forward_train(clips.to(model->parameters()[0].scalar_type()), context, 1.0,
+                                    noise);
+      out = at::stack({o.nll_per_sample.to(at::kDouble) + constant * static_cast<double>(dims),
+                       o.kl_per_sample.to(at::kDouble)},
+                      1);
+    });
+    return out;
+  };
+  FC_ASSIGN_OR_RETURN(auto e,
+                      eval::HeldOutElbo("hvrnn", elbo, local, first_index, context, batch, comm));
+  char note[256];
+  if (gaussian) {
+    std::snprintf(note, sizeof(note),
+                  "Gaussian likelihood, sigma %g, pixels in [0, 1], its constant included "
+                  "(%.1f nats/video; the training loss omits it); 1 posterior sample",
+                  sigma, constant * static_cast<double>(dims));
+  } else {
+    std::snprintf(note, sizeof(note), "Bernoulli likelihood, pixels in [0, 1]; 1 posterior sample");
+  }
+  e.note = note;
+  return e;
+}
+
+std::vector<EvalMetric> HvrnnReplica::EvalMetrics() {
+  return {{"psnr", true}, {"ssim", true}, {"nelbo", false}, {"nelbo_bpd", false}};
+}
+
+Result<std::vector<double>> HvrnnReplica::EvaluateHeldOut() {
+  const auto& d = config_.data();
+  const int64_t horizon = d.eval_predicted_frames();
+  const int rank = comm_ ? comm_->rank() : 0, size = comm_ ? comm_->size() : 1;
+  if (!eval_clips_.defined()) {
+    FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context_ + horizon));
+    const int64_t n =
+        std::min<int64_t>(source->size(), config_.eval().sequences_during_training());
+    const eval::Share share = eval::ShareOf(n, rank, size);
+    std::vector<at::Tensor> clips;
+    for (int64_t i = share.begin; i < share.end; ++i) {
+      FC_ASSIGN_OR_RETURN(auto clip, source->Get(i, 0));
+      clips.push_back(clip.frames);
+    }
+    at::Tensor local = clips.empty() ? at::empty({0, context_ + horizon, source->channels(),
+                                                  source->image_size(), source->image_size()},
+                                                 at::kByte)
+                                     : at::stack(clips);
+    FC_TRY_TORCH(eval_clips_ = local.to(options_.device));
+    eval_first_ = share.begin;
+  }
+  eval::EvalOptions o;
+  o.context = context_;
+  o.horizon = horizon;
+  o.samples = config_.eval().samples_during_training();
+  o.batch = 16;
+  o.seed = config_.seed();
+  const bool training = model_->is_training();
+  model_->eval();
+  auto best = eval::Evaluate("hvrnn", HvrnnPredictor(model_, config_.seed(), eval_first_),
+                             eval_clips_, o, comm_);
+  Result<eval::ElboResult> elbo = Status::Aborted("not run");
+  if (best.ok())
+    elbo = HvrnnHeldOutElbo(model_, config_, eval_clips_, eval_first_, o.batch, comm_);
+  model_->train(training);
+  if (!best.ok()) return best.status();
+  if (!elbo.ok()) return elbo.status();
+  return std::vector<double>{best->psnr.mean, best->ssim.mean, elbo->neg_elbo,
+                             elbo->bits_per_dim};
+}
+
+namespace {
+
 class HvrnnFamily : public Trainer {
  public:
   explicit HvrnnFamily(std::unique_ptr<HvrnnReplica> r) : replica_(std::move(r)) {}
@@ -456,6 +573,8 @@ class HvrnnFamily : public Trainer {
     FC_ASSIGN_OR_RETURN(auto grid, replica_->SamplePreview(clips, seed));
     return std::vector<log::SampleGrid>{std::move(grid)};
   }
+  std::vector<EvalMetric> EvalMetrics(int) const override { return HvrnnReplica::EvalMetrics(); }
+  Result<std::vector<double>> Evaluate(int) override { return replica_->EvaluateHeldOut(); }
 
  private:
   std::unique_ptr<HvrnnReplica> replica_;

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "eval/best_of_n.h"
+#include "eval/likelihood.h"
 #include "dist/gradient_sync.h"
 #include "models/hvrnn/hvrnn.h"
 #include "train/performance.h"
@@ -88,6 +90,14 @@ class HvrnnReplica {
   // collectives. Tiles are float [D + T, C, H, W] in [0, 1] on the CPU; grid columns 2.
   Result<log::SampleGrid> SamplePreview(int clips, uint64_t seed);
 
+  // Evaluation during training (Trainer::Evaluate): best-of-eval.samples_during_training mean
+  // PSNR and SSIM over data.eval_predicted_frames, then the held-out -ELBO in nats per video and
+  // bits per dimension, on the first eval.sequences_during_training held-out sequences split over
+  // the ranks (HvrnnPredictor, HvrnnHeldOutElbo). Collective; the same values on every rank; the
+  // model's mode and the training noise streams are left as they were.
+  static std::vector<EvalMetric> EvalMetrics();
+  Result<std::vector<double>> EvaluateHeldOut();
+
  private:
   using Scalars = std::vector<std::pair<std::string, double>>;
   HvrnnReplica() = default;
@@ -116,10 +126,30 @@ class HvrnnReplica {
   std::unique_ptr<data::Loader> loader_;
   int64_t per_rank_batch_ = 0, accumulation_ = 1, context_ = 0, predicted_ = 0;
   double steps_per_epoch_ = 0;
+  // This rank's held-out sequences for EvaluateHeldOut (read on first use) and the first's index.
+  at::Tensor eval_clips_;
+  int64_t eval_first_ = 0;
 };
 
 // The model's state names: "model/hvrnn/<path>", optimizer "optim/model/<path>/<field>".
 inline constexpr const char* kHvrnnModelPrefix = "model/hvrnn";
+
+// Evaluation of an HVRNN, shared by `framecast eval` and the evaluation during training. The
+// model is used as it is (the caller sets eval mode). Noise comes from private CPU generators
+// keyed by the run seed and each batch's first global sequence index (and the sample), so no
+// training random stream is consumed and a rerun on the same number of ranks repeats the numbers.
+//
+// The best-of-N predictor for eval::Evaluate over this rank's sequences, the first of which has
+// global index `first_index` (eval::Evaluate walks them in consecutive batches, samples 0..N-1 of
+// a batch before the next batch).
+eval::PredictFn HvrnnPredictor(models::hvrnn::Hvrnn model, uint64_t seed, int64_t first_index);
+// The held-out negative ELBO (eval/likelihood.h) of this rank's clips [n, D + T, C, H, W]: beta 1,
+// one posterior sample, the Gaussian likelihood's normalising constant included (the training
+// loss omits it; `note` says so). Collective.
+Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model,
+                                          const framecast::RunConfig& config,
+                                          const at::Tensor& local_clips, int64_t first_index,
+                                          int64_t batch, dist::Communicator* comm);
 
 Result<std::unique_ptr<Trainer>> MakeHvrnnTrainer(const framecast::RunConfig& config,
                                                   const dist::World& world,

@@ -12,6 +12,7 @@
 #include "config/run_config.h"
 #include "data/sources.h"
 #include "log/run_logger.h"
+#include "train/early_stopping.h"
 #include "train/faults.h"
 #include "util/logging.h"
 
@@ -112,7 +113,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   auto wanted = [&](const Manifest& m) {
     auto names = trainer->ReplicatedStateNames(m);
     for (const auto& r : m.tensors()) {
-      if (r.name().rfind("rank" + std::to_string(rank) + "/rng/", 0) == 0)
+      if (r.name().rfind("rank" + std::to_string(rank) + "/rng/", 0) == 0 ||
+          (config.eval().early_stopping().restore_best() && r.name().rfind("best/", 0) == 0))
         names.push_back(r.name());
     }
     return names;
@@ -141,6 +143,64 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
                    result.resumed_from, global_step, step, stage,
                    data::DescribeSubstitute(config.data())});  // log: collective
 
+  // ---- evaluation during training and early stopping (eval.every_steps, train/early_stopping.h)
+  const auto& ec = config.eval();
+  const auto& es = ec.early_stopping();
+  const int64_t eval_every = ec.every_steps();
+  // Per stage: the metrics, and the index of the early-stopping one (-1: none).
+  std::vector<std::vector<EvalMetric>> eval_metrics(static_cast<size_t>(config.stages_size()));
+  std::vector<int> stop_metric(static_cast<size_t>(config.stages_size()), -1);
+  if (eval_every > 0) {
+    Status ok;
+    for (int s = 0; s < config.stages_size() && ok.ok(); ++s) {
+      eval_metrics[s] = trainer->EvalMetrics(s);
+      if (eval_metrics[s].empty()) {
+        ok = Status::InvalidArgument("eval.every_steps: the " + family +
+                                     " family has no evaluation during training");
+        break;
+      }
+      if (es.metric().empty()) continue;
+      std::string names;
+      for (size_t i = 0; i < eval_metrics[s].size(); ++i) {
+        if (eval_metrics[s][i].name == es.metric()) stop_metric[s] = static_cast<int>(i);
+        names += (i ? ", " : "") + eval_metrics[s][i].name;
+      }
+      if (stop_metric[s] < 0) {
+        ok = Status::InvalidArgument("eval.early_stopping.metric: '" + es.metric() +
+                                     "' is not one of the " + family +
+                                     " family's evaluation metrics (" + names + ")");
+      }
+    }
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(ok, "rejected the evaluation config"));
+    const auto t0 = std::chrono::steady_clock::now();
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(trainer->PrepareEval(run_dir),
+                                           "could not prepare the evaluation during training"));
+    run_log->ExcludeFromTiming(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  // Every stage's progress as the manifest records it (restored on resume: early stopping state,
+  // stages that ended early).
+  std::vector<framecast::ckpt::StageStatus> progress(static_cast<size_t>(config.stages_size()));
+  for (int s = 0; s < config.stages_size(); ++s) progress[s].set_name(config.stages(s).name());
+  if (resume && resume->manifest.stages_size() == config.stages_size()) {
+    for (int s = 0; s < config.stages_size(); ++s) {
+      progress[s] = resume->manifest.stages(s);
+      progress[s].set_name(config.stages(s).name());
+    }
+  }
+  // restore_best: host copies of the current stage's StepState at its best evaluation, also
+  // written into every checkpoint of the stage as "best/<name>".
+  const std::string kBest = "best/";
+  TensorMap best_state;
+  if (resume && es.restore_best()) {
+    for (const auto& [name, t] : resume->tensors)
+      if (name.rfind(kBest, 0) == 0) best_state[name.substr(kBest.size())] = t;
+  }
+  auto with_best = [&](std::vector<ckpt::NamedTensor> state) {
+    for (const auto& [name, t] : best_state) state.push_back({kBest + name, t});
+    return state;
+  };
+
   auto meta_for = [&](int stage_index, int64_t step_in_stage) {
     Manifest m;
     m.set_run_name(config.name());
@@ -153,15 +213,19 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     m.set_data_position(global_step * config.data().global_batch());
     for (int s = 0; s < config.stages_size(); ++s) {
       auto* ss = m.add_stages();
-      ss->set_name(config.stages(s).name());
-      ss->set_steps_done(s < stage_index    ? config.stages(s).steps()
-                         : s == stage_index ? step_in_stage
-                                            : 0);
-      ss->set_state(s < stage_index ||
-                            (s == stage_index && step_in_stage >= config.stages(s).steps())
-                        ? framecast::ckpt::StageStatus::DONE
-                    : s == stage_index ? framecast::ckpt::StageStatus::RUNNING
-                                       : framecast::ckpt::StageStatus::PENDING);
+      *ss = progress[s];
+      if (s < stage_index) {
+        if (!ss->stopped_early()) ss->set_steps_done(config.stages(s).steps());
+        ss->set_state(framecast::ckpt::StageStatus::DONE);
+      } else if (s == stage_index) {
+        ss->set_steps_done(step_in_stage);
+        ss->set_state(step_in_stage >= config.stages(s).steps() || ss->stopped_early()
+                          ? framecast::ckpt::StageStatus::DONE
+                          : framecast::ckpt::StageStatus::RUNNING);
+      } else {
+        ss->set_steps_done(0);
+        ss->set_state(framecast::ckpt::StageStatus::PENDING);
+      }
     }
     return m;
   };
@@ -169,7 +233,12 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   // ---- TRAINING LOOP ---------------------------------------------------------------------------
   for (; stage < config.stages_size(); ++stage, step = 0) {
     const auto& sc = config.stages(stage);
+    if (progress[stage].stopped_early()) continue;  // ended early before the resume point
+    if (step == 0) best_state.clear();
     if (step < sc.steps()) FC_RETURN_IF_ERROR(trainer->Seek(stage, step, global_step));
+    EarlyStopping stopping(es, stop_metric[stage] >= 0 &&
+                                   eval_metrics[stage][stop_metric[stage]].higher_is_better,
+                           &progress[stage]);
     for (; step < sc.steps(); ++step) {
       FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer, stage));  // faults: keep the last good state
       FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
@@ -190,7 +259,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         if (guard.policy() == framecast::DistConfig::NONFINITE_STOP) {
           --global_step;
           FC_ASSIGN_OR_RETURN(auto good, trainer->ReplicatedState());
-          FC_RETURN_IF_ERROR(checkpointer.Save(good, RngState(rank), meta_for(stage, step)));
+          FC_RETURN_IF_ERROR(
+              checkpointer.Save(with_best(std::move(good)), RngState(rank), meta_for(stage, step)));
           FC_RETURN_IF_ERROR(checkpointer.Wait());
           LogError("stopped on non-finite values; checkpointed the last good state (global step " +
                    std::to_string(global_step) + ")");
@@ -204,18 +274,66 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       }
       FC_RETURN_IF_ERROR(AverageOverRanks(comm.get(), &report));
       result.losses.push_back(report.scalars.empty() ? 0.0 : report.scalars[0].second);
-      const bool stage_end = step + 1 == sc.steps();
-      if (stage_end) FC_RETURN_IF_ERROR(trainer->EndStage(stage));
+      bool stage_end = step + 1 == sc.steps();
+      bool stopped_early = false;
+      if (eval_every > 0 && ((step + 1) % eval_every == 0 || stage_end)) {
+        // Evaluation during training: every rank, results logged with the step (rank 0).
+        const auto t0 = std::chrono::steady_clock::now();
+        FC_ASSIGN_OR_RETURN(auto values, trainer->Evaluate(stage));
+        run_log->ExcludeFromTiming(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        const auto& metrics = eval_metrics[stage];
+        if (values.size() != metrics.size())
+          return Status::Internal("evaluation returned " + std::to_string(values.size()) +
+                                  " values for " + std::to_string(metrics.size()) + " metrics");
+        std::string line = "eval " + sc.name() + " step " + std::to_string(step + 1) + "/" +
+                           std::to_string(sc.steps()) + ":";
+        for (size_t i = 0; i < values.size(); ++i) {
+          report.details.emplace_back("eval/" + metrics[i].name, values[i]);
+          char buf[96];
+          std::snprintf(buf, sizeof(buf), " %s %.6g", metrics[i].name.c_str(), values[i]);
+          line += buf;
+        }
+        if (stop_metric[stage] >= 0) {
+          const auto verdict = stopping.Record(step + 1, values[stop_metric[stage]]);
+          if (verdict.improved && es.restore_best()) {
+            FC_ASSIGN_OR_RETURN(auto now, trainer->StepState(stage));
+            best_state.clear();
+            for (auto& nt : now) best_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
+          }
+          line += " (" + stopping.Describe() + ")";
+          if (verdict.stop && !stage_end) {
+            stage_end = stopped_early = true;
+            line += "; early stopping: " + sc.name() + " ends at step " +
+                    std::to_string(step + 1) + " of " + std::to_string(sc.steps());
+          }
+        }
+        if (rank == 0) LogInfo(line);
+      }
+      if (stage_end) {
+        progress[stage].set_steps_done(step + 1);
+        if (es.restore_best() && progress[stage].has_best() &&
+            progress[stage].best_step() != step + 1 && !best_state.empty()) {
+          FC_RETURN_IF_ERROR(trainer->LoadStepState(stage, best_state)
+                                 .WithContext("restoring the best evaluation's state"));
+          if (rank == 0)
+            LogInfo(sc.name() + ": restored the state of step " +
+                    std::to_string(progress[stage].best_step()) + " (best " + es.metric() + ")");
+        }
+        best_state.clear();
+        FC_RETURN_IF_ERROR(trainer->EndStage(stage));
+      }
       const bool last_step = stage_end && stage + 1 == config.stages_size();
       const bool stop_now = verdict.stop_signal != 0 && !last_step;  // faults: stop on a signal
       if (checkpointer.ShouldSave(global_step, stage_end) || stop_now) {
         FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
-        FC_RETURN_IF_ERROR(checkpointer.Save(state, RngState(rank), meta_for(stage, step + 1)));
+        FC_RETURN_IF_ERROR(
+            checkpointer.Save(with_best(std::move(state)), RngState(rank), meta_for(stage, step + 1)));
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
       }
       // log: step line, progress bar, TensorBoard, metrics.jsonl; sample videos when due (rank 0).
-      run_log->Step(stage, step + 1, global_step, report.scalars, report.details);
-      if (run_log->SamplesDue(stage, step + 1))
+      run_log->Step(stage, step + 1, global_step, report.scalars, report.details, stopped_early);
+      if (run_log->SamplesDue(stage, step + 1, stopped_early))
         run_log->Samples(stage, global_step,
                          trainer->Samples(stage, run_log->sample_clips(), config.seed()));
       result.reports.push_back(std::move(report));
@@ -228,6 +346,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         result.stop = StopReason::kSignal;
         return result;
       }
+      if (stopped_early) break;
     }
   }
   // ---- END TRAINING LOOP -----------------------------------------------------------------------

@@ -41,6 +41,12 @@ inline bool IsLoggingStep(const framecast::RunConfig& config, int stage, int64_t
   return (every > 0 && step_done % every == 0) || step_done == config.stages(stage).steps();
 }
 
+// One metric of the evaluation during training (eval.every_steps).
+struct EvalMetric {
+  std::string name;  // "psnr", "fid", ...; TensorBoard tag "eval/<name>"
+  bool higher_is_better = false;
+};
+
 class Trainer {
  public:
   virtual ~Trainer() = default;
@@ -71,6 +77,20 @@ class Trainer {
   // leave the training state and its random streams untouched. Default: none.
   virtual Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) {
     return std::vector<log::SampleGrid>{};
+  }
+  // Evaluation during training (eval.every_steps; train/run.h). EvalMetrics: what Evaluate reports
+  // in `stage`, in order; empty (the default): the family has none, and a config asking for it is
+  // refused. PrepareEval: called once on every rank before the first step when eval.every_steps >
+  // 0, after the run directory exists (load or build the feature networks); collective.
+  // Evaluate: collective; evaluates the networks `stage` trains on the held-out set
+  // (eval.sequences_during_training sequences, noise keyed by the run seed so that equal weights
+  // give equal numbers) and returns the same values on every rank. It must leave the training
+  // state, the networks' modes and every training random stream as they were.
+  virtual std::vector<EvalMetric> EvalMetrics(int stage) const { return {}; }
+  virtual Status PrepareEval(const std::string& run_dir) { return Status::Ok(); }
+  virtual Result<std::vector<double>> Evaluate(int stage) {
+    return Status::InvalidArgument("eval.every_steps: family " + family() +
+                                   " has no evaluation during training");
   }
 };
 
