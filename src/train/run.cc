@@ -84,6 +84,37 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   std::unique_ptr<Trainer> trainer = std::move(made.value());
   const std::string family = trainer->family();
 
+  // ---- evaluation during training and early stopping (eval.every_steps, train/early_stopping.h)
+  const auto& ec = config.eval();
+  const auto& es = ec.early_stopping();
+  const int64_t eval_every = ec.every_steps();
+  // Per stage: the metrics, and the index of the early-stopping one (-1: none).
+  std::vector<std::vector<EvalMetric>> eval_metrics(static_cast<size_t>(config.stages_size()));
+  std::vector<int> stop_metric(static_cast<size_t>(config.stages_size()), -1);
+  if (eval_every > 0) {
+    Status ok;
+    for (int s = 0; s < config.stages_size() && ok.ok(); ++s) {
+      eval_metrics[s] = trainer->EvalMetrics(s);
+      if (eval_metrics[s].empty()) {
+        ok = Status::InvalidArgument("eval.every_steps: the " + family +
+                                     " family has no evaluation during training");
+        break;
+      }
+      if (es.metric().empty()) continue;
+      std::string names;
+      for (size_t i = 0; i < eval_metrics[s].size(); ++i) {
+        if (eval_metrics[s][i].name == es.metric()) stop_metric[s] = static_cast<int>(i);
+        names += (i ? ", " : "") + eval_metrics[s][i].name;
+      }
+      if (stop_metric[s] < 0) {
+        ok = Status::InvalidArgument("eval.early_stopping.metric: '" + es.metric() +
+                                     "' is not one of the " + family +
+                                     " family's evaluation metrics (" + names + ")");
+      }
+    }
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(ok, "rejected the evaluation config"));
+  }
+
   // ---- run directory ---------------------------------------------------------------------------
   const std::string run_dir = config::RunDir(config);
   const std::string text = config::ToText(config);
@@ -143,35 +174,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
                    result.resumed_from, global_step, step, stage,
                    data::DescribeSubstitute(config.data())});  // log: collective
 
-  // ---- evaluation during training and early stopping (eval.every_steps, train/early_stopping.h)
-  const auto& ec = config.eval();
-  const auto& es = ec.early_stopping();
-  const int64_t eval_every = ec.every_steps();
-  // Per stage: the metrics, and the index of the early-stopping one (-1: none).
-  std::vector<std::vector<EvalMetric>> eval_metrics(static_cast<size_t>(config.stages_size()));
-  std::vector<int> stop_metric(static_cast<size_t>(config.stages_size()), -1);
   if (eval_every > 0) {
-    Status ok;
-    for (int s = 0; s < config.stages_size() && ok.ok(); ++s) {
-      eval_metrics[s] = trainer->EvalMetrics(s);
-      if (eval_metrics[s].empty()) {
-        ok = Status::InvalidArgument("eval.every_steps: the " + family +
-                                     " family has no evaluation during training");
-        break;
-      }
-      if (es.metric().empty()) continue;
-      std::string names;
-      for (size_t i = 0; i < eval_metrics[s].size(); ++i) {
-        if (eval_metrics[s][i].name == es.metric()) stop_metric[s] = static_cast<int>(i);
-        names += (i ? ", " : "") + eval_metrics[s][i].name;
-      }
-      if (stop_metric[s] < 0) {
-        ok = Status::InvalidArgument("eval.early_stopping.metric: '" + es.metric() +
-                                     "' is not one of the " + family +
-                                     " family's evaluation metrics (" + names + ")");
-      }
-    }
-    FC_RETURN_IF_ERROR(world.AgreeOnStatus(ok, "rejected the evaluation config"));
     const auto t0 = std::chrono::steady_clock::now();
     FC_RETURN_IF_ERROR(world.AgreeOnStatus(trainer->PrepareEval(run_dir),
                                            "could not prepare the evaluation during training"));

@@ -15,3 +15,8 @@ gtest_discover_tests(framecast_train_gpu_tests TEST_PREFIX gpu. PROPERTIES LABEL
   DISCOVERY_TIMEOUT 60)
 target_compile_definitions(framecast_train_tests PRIVATE FRAMECAST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 target_compile_definitions(framecast_train_gpu_tests PRIVATE FRAMECAST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+
+# Evaluation during training and early stopping through the command line (2 ranks).
+add_test(NAME dist.eval_training.np2 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/train/eval_training_test.sh
+  ${MPIRUN} $<TARGET_FILE:framecast> ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(dist.eval_training.np2 PROPERTIES LABELS dist TIMEOUT 600 ENVIRONMENT "${FC_MPI_ENV}")
