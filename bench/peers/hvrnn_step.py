@@ -323,10 +323,67 @@ class Hvrnn(nn.Module):
         return self.out2(self.out1(h))
 
 
+def inert_weights(c, run):
+    """Parameters per component, and the conv weights that never touch an input pixel.
+
+    One teacher-forced forward of a random clip (batch 1, the config's context and 2 predicted
+    frames) on the CPU; a conv tap is inert when the input window it reads is all zero padding in
+    every call (a k x k kernel on a 1x1 map reads one real pixel: k*k - 1 taps are inert).
+    """
+    torch.manual_seed(0)
+    m = Hvrnn(c)
+    seen = {}  # conv -> bool tensor [kh, kw]: the tap read a non-zero value
+
+    def hook(mod, inputs):
+        x = inputs[0].detach()
+        kh, kw = mod.kernel_size
+        if kh == 1 and kw == 1:
+            return
+        ph, pw = mod.padding
+        nz = F.pad((x != 0).any(0).any(0).float(), (pw, pw, ph, ph)) > 0  # [H, W], own padding
+        ho, wo = nz.shape[0] - kh + 1, nz.shape[1] - kw + 1
+        used = torch.zeros(kh, kw, dtype=torch.bool)
+        for i in range(kh):
+            for j in range(kw):
+                used[i, j] = bool(nz[i:i + ho, j:j + wo].any())
+        seen[mod] = seen.get(mod, torch.zeros_like(used)) | used
+
+    for mod in m.modules():
+        if isinstance(mod, nn.Conv2d):
+            mod.register_forward_pre_hook(hook)
+    data = _get(run, "data", {})
+    D = _int(data, "context_frames") or 1
+    clip = torch.rand(1, D + 2, c["image_channels"], c["image_size"], c["image_size"])
+    with torch.no_grad():
+        m.forward_train(clip, D, 1.0)
+    out = {"params": sum(t.numel() for t in m.parameters()), "components": {}, "inert_convs": {}}
+    for name, mod in m.named_modules():
+        if mod in seen and not bool(seen[mod].all()):
+            used = seen[mod]
+            out["inert_convs"][name] = {"kernel": list(used.shape), "taps_used": int(used.sum()),
+                                        "inert": mod.weight.numel() // used.numel() * int((~used).sum())}
+    total_inert = 0
+    for name, child in m.named_children():
+        params = sum(t.numel() for t in child.parameters())
+        inert = 0
+        for mod in child.modules():
+            if mod in seen:
+                used = seen[mod]
+                per_tap = mod.weight.numel() // used.numel()
+                inert += per_tap * int((~used).sum())
+        total_inert += inert
+        out["components"][name] = {"params": params, "inert": inert}
+    out["inert"] = total_inert
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("config")
     p.add_argument("--batch", type=int, default=0, help="sequences per step (default: data.global_batch)")
+    p.add_argument("--inert", action="store_true",
+                   help="print parameters per component and the conv weights that never touch "
+                        "an input pixel (one CPU forward), then exit")
     pc.add_common_args(p)
     a = p.parse_args()
     with open(a.config) as f:
@@ -339,6 +396,9 @@ def main():
         with torch.device("meta"):
             m = Hvrnn(c)
         pc.emit({"params": sum(t.numel() for t in m.parameters())})
+        return
+    if a.inert:
+        pc.emit(inert_weights(c, run))
         return
     pc.setup(torch.device(a.device), a.threads)
     torch.manual_seed(1234)
