@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "util/logging.h"
+#include "util/env.h"
 
 namespace fc::dist {
 namespace {
@@ -24,13 +25,6 @@ struct Reply {
   char what[112];
 };
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  long x = std::strtol(v, &end, 10);
-  return (end != nullptr && *end == '\0') ? static_cast<int>(x) : fallback;
-}
 
 }  // namespace
 
@@ -84,8 +78,8 @@ Result<std::unique_ptr<Watchdog>> Watchdog::Create(MPI_Comm comm, std::string na
   MPI_Comm_size(w->comm_, &w->size_);
   w->name_ = std::move(name);
   // ---- TEST HOOK (tests only): a rank whose gradient collective never completes. -------------
-  w->test_hang_rank_ = EnvInt("FRAMECAST_TEST_HANG_RANK", -1);
-  w->test_hang_after_ = EnvInt("FRAMECAST_TEST_HANG_AFTER", 3);
+  w->test_hang_rank_ = static_cast<int>(EnvInt("FRAMECAST_TEST_HANG_RANK", -1));
+  w->test_hang_after_ = static_cast<int>(EnvInt("FRAMECAST_TEST_HANG_AFTER", 3));
   w->thread_ = std::thread([p = w.get()] { p->Loop(); });
   return w;
 }

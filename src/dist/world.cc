@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "util/logging.h"
+#include "util/env.h"
 
 #ifdef FRAMECAST_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -15,13 +16,6 @@
 namespace fc::dist {
 namespace {
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  long x = std::strtol(v, &end, 10);
-  return (end != nullptr && *end == '\0') ? static_cast<int>(x) : fallback;
-}
 
 std::string MpiError(int code) {
   char buf[MPI_MAX_ERROR_STRING];
@@ -77,8 +71,8 @@ Status World::Discover(const WorldOptions& options) {
   MPI_Allreduce(&leader, &node_count_, 1, MPI_INT, MPI_SUM, comm_);
 
   // Which launcher started us, and does its view agree with MPI's?
-  const int slurm_rank = EnvInt("SLURM_PROCID", -1);
-  const int slurm_tasks = EnvInt("SLURM_NTASKS", -1);
+  const int slurm_rank = static_cast<int>(EnvInt("SLURM_PROCID", -1));
+  const int slurm_tasks = static_cast<int>(EnvInt("SLURM_NTASKS", -1));
   if (std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {
     launcher_ = "mpirun";
   } else if (slurm_rank >= 0 && std::getenv("SLURM_STEP_ID") != nullptr) {

@@ -13,6 +13,7 @@
 #include "config/run_config.h"
 #include "dist/watchdog.h"
 #include "util/logging.h"
+#include "util/env.h"
 
 namespace fc::train {
 namespace {
@@ -29,13 +30,6 @@ extern "C" void OnStopSignal(int sig) {
   if (g_stop_signal == 0) g_stop_signal = sig;
 }
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  long long x = std::strtoll(v, &end, 10);
-  return (end != nullptr && *end == '\0') ? static_cast<int64_t>(x) : fallback;
-}
 
 // ---- TEST HOOK (tests only): FRAMECAST_TEST_HOLD_STEPS / FRAMECAST_TEST_HOLD_FILE. --------------
 std::vector<int64_t> EnvSteps(const char* name) {
