@@ -193,8 +193,21 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
   std::vector<at::Tensor> params;
   for (const auto& p : m->parameters()) params.push_back(p);
   torch::optim::Adam adam(params, torch::optim::AdamOptions(o.lr));
-  auto batch_of = [&](data::ClipSource& src, int64_t begin, int64_t n, int64_t key,
-                      bool train_set) -> Result<std::pair<at::Tensor, at::Tensor>> {
+  // The cascade's coarser level resolutions: a level's samples reach the classifier bilinearly
+  // upsampled from them (FramesFor), so the classifier also learns frames viewed that way (one
+  // clip in 1 + |views| each; area-downsampled as PyramidDown views the level's real clips).
+  std::vector<int64_t> views;
+  if (c.model().has_cvg() && o.coarse_views) {
+    for (const auto& lv : c.model().cvg().levels())
+      if (lv.resolution() < train->image_size()) views.push_back(lv.resolution());
+  }
+  auto view_at = [&](const at::Tensor& f01, int64_t r) {
+    if (r <= 0) return f01;
+    at::Tensor low = at::adaptive_avg_pool2d(f01, {r, r});
+    return at::upsample_bilinear2d(low, {f01.size(2), f01.size(3)}, false).clamp(0, 1);
+  };
+  auto batch_of = [&](data::ClipSource& src, int64_t begin, int64_t n, int64_t key, bool train_set,
+                      int64_t test_view = 0) -> Result<std::pair<at::Tensor, at::Tensor>> {
     std::vector<at::Tensor> frames, labels;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t idx = train_set ? static_cast<int64_t>(data::Mix64(key * 1000003 + i) %
@@ -212,10 +225,17 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
         const int64_t offset = static_cast<int64_t>(data::Mix64(key * 7919 + i) % static_cast<uint64_t>(stride));
         f = f.slice(0, offset, offset + stride * o.frames_per_clip, stride);
       }
-      frames.push_back(f);
+      at::Tensor f01 = f.to(at::kFloat) / 255.0;
+      if (train_set && !views.empty()) {
+        const auto pick = data::Mix64(key * 104729 + i) % (views.size() + 1);
+        if (pick > 0) f01 = view_at(f01, views[pick - 1]);
+      } else if (!train_set) {
+        f01 = view_at(f01, test_view);
+      }
+      frames.push_back(f01);
       labels.push_back(at::full({f.size(0)}, clip.label, at::kLong));
     }
-    return std::make_pair(at::cat(frames).to(at::kFloat) / 255.0, at::cat(labels));
+    return std::make_pair(at::cat(frames), at::cat(labels));
   };
   double loss_avg = 0;
   for (int64_t step = 1; step <= o.steps; ++step) {
@@ -236,17 +256,27 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
       LogInfo(line);
     }
   }
-  // Held-out accuracy.
+  // Held-out accuracy at full resolution (recorded in the archive), then at each coarse view.
   auto cls = eval::TorchScriptClassifier::Wrap(*m, "framecast frame classifier");
   const int64_t n = std::min(o.test_clips, test->size());
-  int64_t hits = 0, total = 0;
-  for (int64_t b0 = 0; b0 < n; b0 += 32) {
-    FC_ASSIGN_OR_RETURN(auto b, batch_of(*test, b0, std::min<int64_t>(32, n - b0), 0, false));
-    FC_ASSIGN_OR_RETURN(auto outs, cls->Run(b.first));
-    hits += outs.logits.argmax(1).eq(b.second).sum().item<int64_t>();
-    total += b.second.size(0);
+  int64_t total = 0;
+  auto accuracy_at = [&](int64_t view) -> Result<double> {
+    int64_t hits = 0;
+    total = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += 32) {
+      FC_ASSIGN_OR_RETURN(auto b, batch_of(*test, b0, std::min<int64_t>(32, n - b0), 0, false, view));
+      FC_ASSIGN_OR_RETURN(auto outs, cls->Run(b.first));
+      hits += outs.logits.argmax(1).eq(b.second).sum().item<int64_t>();
+      total += b.second.size(0);
+    }
+    return total ? static_cast<double>(hits) / static_cast<double>(total) : 0.0;
+  };
+  for (int64_t r : views) {
+    FC_ASSIGN_OR_RETURN(double a, accuracy_at(r));
+    LogInfo("train-classifier: held-out frame accuracy " + Percent(a) + " on frames viewed at " +
+            std::to_string(r) + "px");
   }
-  const double acc = total ? static_cast<double>(hits) / static_cast<double>(total) : 0.0;
+  FC_ASSIGN_OR_RETURN(const double acc, accuracy_at(0));
   const std::string tmp = out + ".tmp";
   Status st = TryTorch([&] {
     m->register_attribute("test_accuracy", c10::FloatType::get(), acc);
@@ -380,6 +410,25 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   }
   FC_ASSIGN_OR_RETURN(auto row_real, Score("real clips", g_real, nullptr, splits, conditional));
   report.rows.push_back(row_real);
+  // The real clips viewed at each coarser finished level (PyramidDown to its frame skip and
+  // resolution, as that level trains on them): the best a level can score with this classifier.
+  const auto& cvg = c.model().cvg();
+  const auto& last_level = cvg.levels(cvg.levels_size() - 1);
+  for (int j = 0; j < done; ++j) {
+    const auto& lv = cvg.levels(j);
+    if (lv.resolution() == last_level.resolution() && lv.frame_skip() == last_level.frame_skip())
+      continue;
+    at::Tensor view;
+    FC_TRY_TORCH(view = models::cvg::PyramidDown(real, lv.frame_skip() / last_level.frame_skip(),
+                                                 lv.resolution()));
+    FC_ASSIGN_OR_RETURN(auto g, Classify(*cls, nullptr, view.to(device),
+                                         classes > 0 ? real_y : at::Tensor(), w, comm.get(),
+                                         "classify real clips at a level's resolution"));
+    FC_ASSIGN_OR_RETURN(auto row, Score("real clips at level " + std::to_string(j + 1) + " (" +
+                                            std::to_string(lv.resolution()) + "px)",
+                                        g, &g_real, splits, conditional));
+    report.rows.push_back(row);
+  }
   for (size_t j = 0; j < base.size(); ++j) {
     const bool last = static_cast<int>(j) + 1 == done;
     FC_ASSIGN_OR_RETURN(auto g, Classify(*cls, last ? i3d.get() : nullptr, base[j], untrained_y, w,

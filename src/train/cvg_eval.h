@@ -66,6 +66,9 @@ struct ClassifierTrainOptions {
   int64_t width = 32;      // the CNN's first width
   int64_t test_clips = 256;
   double lr = 2e-3;
+  // Also train on frames viewed at the cascade's coarser level resolutions (area down, bilinear
+  // up), so that a level's upsampled samples are classified like its real view.
+  bool coarse_views = true;
 };
 // Trains framecast's frame classifier on the config's training clips (labelled data: the clip's
 // label is every frame's class) on this process, logs its accuracy on the held-out clips, and

@@ -2,7 +2,7 @@
 //
 // Runs the whole trained cascade of a CVG run from its newest committed checkpoint (one process,
 // CPU) and writes the full-length samples as an MP4 grid (FILE) and a GIF grid next to it (FILE
-// with its extension replaced by .gif). Class-conditional runs sample class i % num_classes for
+// with its extension replaced by .gif); a FILE ending in .gif gets the GIF alone. Class-conditional runs sample class i % num_classes for
 // sample i and print it. Only finished levels are used (a run stopped in stage k samples levels
 // 1..k-1).
 #include <ATen/CPUGeneratorImpl.h>
@@ -70,13 +70,13 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
                    clips, columns > 0 ? columns : static_cast<int>(std::min<int64_t>(num, 4))));
   const std::string dir = ckpt::DirName(out);
   if (!dir.empty() && dir != ".") FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
-  FC_RETURN_IF_ERROR(media::WriteMp4(out, grid, fps).WithContext(out));
   const size_t dot = out.find_last_of('.');
   const size_t slash = out.find_last_of('/');
-  const std::string gif =
-      (dot != std::string::npos && (slash == std::string::npos || dot > slash) ? out.substr(0, dot)
-                                                                               : out) +
-      ".gif";
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  const bool gif_only = has_ext && out.substr(dot) == ".gif";
+  // --out F.gif writes the GIF alone; any other name an MP4 and the GIF beside it.
+  if (!gif_only) FC_RETURN_IF_ERROR(media::WriteMp4(out, grid, fps).WithContext(out));
+  const std::string gif = gif_only ? out : (has_ext ? out.substr(0, dot) : out) + ".gif";
   FC_RETURN_IF_ERROR(media::WriteGif(gif, grid, fps).WithContext(gif));
 
   const bool fashion =
@@ -94,7 +94,11 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
                   static_cast<long long>(c), fashion ? " " : "", fashion ? kFashionNames[c] : "");
     }
   }
-  std::printf("wrote %s and %s\n", out.c_str(), gif.c_str());
+  if (gif_only) {
+    std::printf("wrote %s\n", gif.c_str());
+  } else {
+    std::printf("wrote %s and %s\n", out.c_str(), gif.c_str());
+  }
   return Status::Ok();
 }
 

@@ -84,6 +84,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 names = [m["name"] for m in r["methods"]]
 assert names == ["cvg level 1 (16px)", "cvg levels 1..2 (32px)", "real clips",
+                 "real clips at level 1 (16px)",
                  "untrained level 1 (16px)", "untrained levels 1..2 (32px)"], names
 for m in r["methods"]:
     assert m["clips"] == 4 and m["inception_score"] >= 1.0 and 0 <= m["class_accuracy"] <= 1, m

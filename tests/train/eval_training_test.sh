@@ -93,6 +93,8 @@ grep -q "stage level2 step 3/3 (global 11)" "$work/cvg.log" || { echo "FAIL: lev
 grep -q '"level1/eval/fid"\|"eval/fid"' "$work/cvg/metrics.jsonl" || { echo "FAIL: no eval/fid in metrics.jsonl"; fail=1; }
 ( cd "$work" && "$fc" sample "$work/cvg" --num 2 --out cvg.gif ) >"$work/sample.log" 2>&1 ||
   { echo "FAIL: sample after an early stop"; cat "$work/sample.log"; fail=1; }
+grep -qx "wrote cvg.gif" "$work/sample.log" && [ "$(head -c 6 "$work/cvg.gif")" = "GIF89a" ] ||
+  { echo "FAIL: --out cvg.gif is not a GIF alone"; cat "$work/sample.log"; fail=1; }
 
 # ---- 4. config errors ------------------------------------------------------------------------------
 expect_error() {  # expect_error WHAT FIELD ARGS...
