@@ -10,6 +10,7 @@
 # usage: cvg_cli_test.sh MPIRUN FRAMECAST SOURCE_DIR WORKDIR
 set -u
 mpirun="$1"; fc="$2"; root="$3"; work="$4/cvg-cli"
+source "$root/tests/faults/common.sh"  # stop_at_step, state_digest
 rm -rf "$work"; mkdir -p "$work"
 cfg="$root/configs/cvg_tiny.pbtxt"
 s1=4; s2=6; total=$((s1 + s2)); hold=$((s1 + 3))
@@ -17,7 +18,6 @@ args=(--set stages[0].steps=$s1 --set stages[1].steps=$s2 --set checkpoint.every
       --set data.global_batch=4 --set data.eval_sequences=4 --set logging.every_steps=1
       --set logging.sample_clips=2 --set data.loader_threads=1
       --set model.cvg.levels[0].standing_stat_passes=2 --set model.cvg.levels[1].standing_stat_passes=2)
-state_digest() { "$fc" ckpt inspect "$1" | awk '$1 ~ /^(model|optim)\// { print $1, $NF }'; }
 fail=0
 
 "$mpirun" --oversubscribe -np 2 "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/ref" >"$work/ref.log" 2>&1 ||
@@ -26,18 +26,8 @@ grep -q "stage level2 step $s2/$s2 (global $total)" "$work/ref.log" ||
   { echo "FAIL: no final step line"; tail -20 "$work/ref.log"; exit 1; }
 
 log="$work/run-1.log"
-"$mpirun" --oversubscribe -np 2 -x FRAMECAST_TEST_HOLD_STEPS=$hold \
-  "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" >"$log" 2>&1 &
-job=$!
-for ((i = 0; i < 1800; i++)); do
-  [ "$(grep -c "test hook: holding after global step $hold " "$log")" -ge 2 ] && break
-  kill -0 "$job" 2>/dev/null || break; sleep 0.1
-done
-[ "$(grep -c "test hook: holding after global step $hold " "$log")" -eq 2 ] ||
-  { echo "FAIL: the ranks did not reach global step $hold"; tail -20 "$log"; kill "$job"; exit 1; }
-kill -USR1 "$job"
-wait "$job"; rc=$?
-[ "$rc" -eq 75 ] || { echo "FAIL: stopped run exit status $rc, expected 75"; tail -20 "$log"; exit 1; }
+stop_at_step "$log" "$hold" "$mpirun" --oversubscribe -np 2 \
+  "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" || exit 1
 grep -q "after checkpointing global step $hold" "$log" || { echo "FAIL: no stop checkpoint"; tail "$log"; fail=1; }
 
 "$mpirun" --oversubscribe -np 2 "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" >"$work/run-2.log" 2>&1 ||
@@ -48,10 +38,10 @@ grep -q "stage level1 step" "$work/run-2.log" && { echo "FAIL: the resumed run r
 grep -q "stage level2 step $s2/$s2 (global $total)" "$work/run-2.log" ||
   { echo "FAIL: the resumed run did not finish stage 2"; tail -20 "$work/run-2.log"; fail=1; }
 final="$(printf 'step-%08d' $total)"
-if ! diff <(state_digest "$work/ref/checkpoints/$final") <(state_digest "$work/run/checkpoints/$final") >"$work/diff.txt"; then
+if ! diff <(state_digest "$fc" "$work/ref/checkpoints/$final") <(state_digest "$fc" "$work/run/checkpoints/$final") >"$work/diff.txt"; then
   echo "FAIL: final parameters after stop + resume differ from the uninterrupted run"; head "$work/diff.txt"; fail=1
 fi
-n=$(state_digest "$work/run/checkpoints/$final" | grep -c "G_unrolled")
+n=$(state_digest "$fc" "$work/run/checkpoints/$final" | grep -c "G_unrolled")
 [ "$n" -gt 0 ] || { echo "FAIL: no unrolled level-2 generator in the final checkpoint"; fail=1; }
 
 ( cd "$work" && "$fc" sample "$work/run" --num 4 --out samples.mp4 ) >"$work/sample.log" 2>&1 ||

@@ -28,3 +28,23 @@ state_digest() { "$1" ckpt inspect "$2" | awk '$1 ~ /^(model|optim)\// { print $
 newest_step() {
   ls -d "$1"/checkpoints/step-* 2>/dev/null | while read -r d; do [ -f "$d/MANIFEST.pb" ] && echo "$d"; done | sort | tail -n1
 }
+
+# stop_at_step LOG STEP MPIRUN ARGS...: runs `MPIRUN ARGS...` (an mpirun command line whose
+# training ranks pass the test hook FRAMECAST_TEST_HOLD_STEPS) with output to LOG, waits until
+# both ranks hold after global step STEP, sends SIGUSR1 to mpirun and checks the run exits 75
+# (checkpointed, requeue). Prints FAIL and returns 1 otherwise. 2 ranks.
+stop_at_step() {
+  local log="$1" hold="$2" mpirun="$3" i rc job; shift 3
+  "$mpirun" -x FRAMECAST_TEST_HOLD_STEPS="$hold" "$@" >"$log" 2>&1 &
+  job=$!
+  for ((i = 0; i < 1800; i++)); do
+    [ "$(grep -c "test hook: holding after global step $hold " "$log")" -ge 2 ] && break
+    kill -0 "$job" 2>/dev/null || break; sleep 0.1
+  done
+  if [ "$(grep -c "test hook: holding after global step $hold " "$log")" -ne 2 ]; then
+    echo "FAIL: the ranks did not reach global step $hold"; tail -20 "$log"; kill "$job"; return 1
+  fi
+  kill -USR1 "$job"
+  wait "$job"; rc=$?
+  [ "$rc" -eq 75 ] || { echo "FAIL: stopped run exit status $rc, expected 75"; tail -20 "$log"; return 1; }
+}

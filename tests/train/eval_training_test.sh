@@ -14,8 +14,8 @@
 # usage: eval_training_test.sh MPIRUN FRAMECAST SOURCE_DIR WORKDIR
 set -u
 mpirun="$1"; fc="$2"; root="$3"; work="$4/eval-training"
+source "$root/tests/faults/common.sh"  # stop_at_step, state_digest
 rm -rf "$work"; mkdir -p "$work"
-state_digest() { "$fc" ckpt inspect "$1" | awk '$1 ~ /^(model|optim)\// { print $1, $NF }'; }
 step_dir() { printf '%s/checkpoints/step-%08d' "$1" "$2"; }
 fail=0
 
@@ -34,7 +34,7 @@ grep -q "early stopping: main ends at step 9 of 20" "$work/ref.log" ||
 grep -q "main: restored the state of step 3 (best psnr)" "$work/ref.log" ||
   { echo "FAIL: best state not restored"; fail=1; }
 [ -d "$(step_dir "$work/ref" 10)" ] && { echo "FAIL: trained past the early stop"; fail=1; }
-diff <(state_digest "$(step_dir "$work/ref" 3)") <(state_digest "$(step_dir "$work/ref" 9)") >/dev/null ||
+diff <(state_digest "$fc" "$(step_dir "$work/ref" 3)") <(state_digest "$fc" "$(step_dir "$work/ref" 9)") >/dev/null ||
   { echo "FAIL: the final state is not the best evaluation's (step 3)"; fail=1; }
 "$fc" ckpt inspect "$(step_dir "$work/ref" 9)" | grep -qE "stage main +DONE +9 steps done \(stopped early\); best evaluation .* at step 3, 2 since" ||
   { echo "FAIL: manifest does not record the early stop"; "$fc" ckpt inspect "$(step_dir "$work/ref" 9)" | head -4; fail=1; }
@@ -46,18 +46,8 @@ done
 
 # ---- 2. the same run stopped at global step 4 and resumed ------------------------------------------
 log="$work/run-1.log"; hold=4
-"$mpirun" --oversubscribe -np 2 -x FRAMECAST_TEST_HOLD_STEPS=$hold \
-  "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" >"$log" 2>&1 &
-job=$!
-for ((i = 0; i < 1800; i++)); do
-  [ "$(grep -c "test hook: holding after global step $hold " "$log")" -ge 2 ] && break
-  kill -0 "$job" 2>/dev/null || break; sleep 0.1
-done
-[ "$(grep -c "test hook: holding after global step $hold " "$log")" -eq 2 ] ||
-  { echo "FAIL: the ranks did not reach global step $hold"; tail -20 "$log"; kill "$job"; exit 1; }
-kill -USR1 "$job"
-wait "$job"; rc=$?
-[ "$rc" -eq 75 ] || { echo "FAIL: stopped run exit status $rc, expected 75"; tail -20 "$log"; exit 1; }
+stop_at_step "$log" "$hold" "$mpirun" --oversubscribe -np 2 \
+  "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" || exit 1
 "$mpirun" --oversubscribe -np 2 "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" >"$work/run-2.log" 2>&1 ||
   { echo "FAIL: resumed run"; tail -20 "$work/run-2.log"; exit 1; }
 grep -q "resumed from $(step_dir "$work/run" 4)" "$work/run-2.log" || { echo "FAIL: did not resume from step 4"; fail=1; }
@@ -65,7 +55,7 @@ evals_of() { grep -oE "eval main step [0-9]+/20:.*" "$@" | sed 's/ (best.*//'; }
 diff <(evals_of "$work/ref.log") <(evals_of "$log" "$work/run-2.log" | sed 's/^[^:]*log://') ||
   { echo "FAIL: the resumed run's evaluations differ from the uninterrupted run's"; fail=1; }
 grep -q "early stopping: main ends at step 9 of 20" "$work/run-2.log" || { echo "FAIL: resumed run did not stop at 9"; fail=1; }
-diff <(state_digest "$(step_dir "$work/ref" 9)") <(state_digest "$(step_dir "$work/run" 9)") >/dev/null ||
+diff <(state_digest "$fc" "$(step_dir "$work/ref" 9)") <(state_digest "$fc" "$(step_dir "$work/run" 9)") >/dev/null ||
   { echo "FAIL: resumed run's final state differs from the uninterrupted run's"; fail=1; }
 "$mpirun" --oversubscribe -np 2 "$fc" train "$cfg" "${args[@]}" --set output_dir="$work/run" >"$work/run-3.log" 2>&1 &&
   grep -q "is already complete" "$work/run-3.log" || { echo "FAIL: third start"; tail -5 "$work/run-3.log"; fail=1; }
