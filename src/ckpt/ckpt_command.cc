@@ -82,8 +82,8 @@ int Inspect(const std::string& step_dir) {
     std::string eval;
     if (s.has_best()) {
       char buf[160];
-      std::snprintf(buf, sizeof(buf), "; best evaluation %.6g at step %lld, %d since", s.best_value(),
-                    static_cast<long long>(s.best_step()), s.evals_since_best());
+      std::snprintf(buf, sizeof(buf), "; best evaluation %.6g at step %lld, %d since",
+                    s.best_value(), static_cast<long long>(s.best_step()), s.evals_since_best());
       eval = buf;
     }
     std::printf("  stage %-12s %-8s %lld steps done%s%s\n", s.name().c_str(),

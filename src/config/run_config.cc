@@ -216,7 +216,8 @@ void ApplyDefaults(RunConfig* c) {
   // After the data defaults (data.eval_sequences).
   if (c->eval().sequences_during_training() == 0) {
     const int64_t n = c->data().eval_sequences() > 0 ? c->data().eval_sequences() : 64;
-    c->mutable_eval()->set_sequences_during_training(static_cast<int32_t>(std::min<int64_t>(64, n)));
+    c->mutable_eval()->set_sequences_during_training(
+        static_cast<int32_t>(std::min<int64_t>(64, n)));
   }
   if (c->eval().samples_during_training() == 0) c->mutable_eval()->set_samples_during_training(4);
   if (!c->eval().early_stopping().metric().empty() && c->eval().early_stopping().patience() == 0)
@@ -284,7 +285,8 @@ Status Validate(const RunConfig& c) {
   {
     const auto& es = c.eval().early_stopping();
     if (!es.metric().empty() && c.eval().every_steps() == 0)
-      return Invalid("eval.early_stopping.metric", "needs evaluation during training (eval.every_steps > 0)");
+      return Invalid("eval.early_stopping.metric",
+                     "needs evaluation during training (eval.every_steps > 0)");
     if (es.patience() < 0 || es.patience() > 1000000)
       return Invalid("eval.early_stopping.patience", "must be in [1, 1000000]");
     if (!(es.min_delta() >= 0) || !std::isfinite(es.min_delta()))

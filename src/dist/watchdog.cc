@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "util/logging.h"
 #include "util/env.h"
+#include "util/logging.h"
 
 namespace fc::dist {
 namespace {
@@ -24,7 +24,6 @@ struct Reply {
   int64_t completed;
   char what[112];
 };
-
 
 }  // namespace
 

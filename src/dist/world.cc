@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "util/logging.h"
 #include "util/env.h"
+#include "util/logging.h"
 
 #ifdef FRAMECAST_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -15,7 +15,6 @@
 
 namespace fc::dist {
 namespace {
-
 
 std::string MpiError(int code) {
   char buf[MPI_MAX_ERROR_STRING];

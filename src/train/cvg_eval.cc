@@ -46,7 +46,8 @@ at::Tensor FramesFor(const at::Tensor& clips, int64_t size) {
 
 // One row's per-frame classifier outputs, gathered over ranks in global order.
 struct Gathered {
-  at::Tensor logits, features, labels, i3d;  // [frames, K], [frames, F] or undefined, [frames], [clips, F']
+  at::Tensor logits, features, labels,
+      i3d;  // [frames, K], [frames, F] or undefined, [frames], [clips, F']
   int64_t clips = 0;
 };
 
@@ -75,8 +76,12 @@ Result<Gathered> Classify(eval::TorchScriptClassifier& cls, eval::TorchScriptI3d
     }
     if (local.ok() && i3d) {
       auto f = i3d->Features(clips.to(at::kFloat).clamp(0, 1));
-      if (f.ok()) vid = f.value().contiguous(); else local = f.status();
-      if (local.ok() && vid.size(1) != w.i3d) local = Status::Internal(i3d->path() + ": widths changed");
+      if (f.ok())
+        vid = f.value().contiguous();
+      else
+        local = f.status();
+      if (local.ok() && vid.size(1) != w.i3d)
+        local = Status::Internal(i3d->path() + ": widths changed");
     }
   }
   FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, local, what));
@@ -140,10 +145,9 @@ Result<std::unique_ptr<eval::TorchScriptClassifier>> RunClassifier(
       eval::TorchScriptClassifier::Load(*path, device);
   FC_RETURN_IF_ERROR(dist::AgreeOnStatus(comm, cls.ok() ? Status::Ok() : cls.status(),
                                          "could not load the frame classifier"));
-  *note = cls.value()->test_accuracy() >= 0
-              ? "framecast's classifier, held-out frame accuracy " +
-                    Percent(cls.value()->test_accuracy())
-              : "user-supplied";
+  *note = cls.value()->test_accuracy() >= 0 ? "framecast's classifier, held-out frame accuracy " +
+                                                  Percent(cls.value()->test_accuracy())
+                                            : "user-supplied";
   return std::move(cls.value());
 }
 
@@ -159,8 +163,7 @@ Result<Widths> ProbeWidths(eval::TorchScriptClassifier& cls, eval::TorchScriptI3
   w.features = probe.features.defined() ? probe.features.size(1) : 0;
   if (classes > 0 && w.classes != classes) {
     return Status::InvalidArgument(cls.path() + ": gives " + std::to_string(w.classes) +
-                                   " classes, the config's cascade has " +
-                                   std::to_string(classes));
+                                   " classes, the config's cascade has " + std::to_string(classes));
   }
   if (i3d) {
     at::Tensor two = (probe_clip.frames.to(at::kFloat) / 255.0).unsqueeze(0);
@@ -184,9 +187,8 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
         "data: the training clips carry no class labels (a labelled source is needed to train "
         "the frame classifier, e.g. data.moving_mnist.train_labels)");
   }
-  const int64_t classes = c.model().has_cvg() && c.model().cvg().num_classes() > 0
-                              ? c.model().cvg().num_classes()
-                              : 10;
+  const int64_t classes =
+      c.model().has_cvg() && c.model().cvg().num_classes() > 0 ? c.model().cvg().num_classes() : 10;
   eval::ClassifierShape shape{train->channels(), train->image_size(), classes, o.width};
   torch::manual_seed(c.seed());
   FC_ASSIGN_OR_RETURN(auto m, eval::MakeFrameClassifier(shape));
@@ -220,9 +222,11 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
                                        std::to_string(classes) + ")");
       }
       at::Tensor f = clip.frames;
-      if (train_set && o.frames_per_clip < f.size(0)) {  // a few frames per clip: more items per step
+      if (train_set &&
+          o.frames_per_clip < f.size(0)) {  // a few frames per clip: more items per step
         const int64_t stride = f.size(0) / o.frames_per_clip;
-        const int64_t offset = static_cast<int64_t>(data::Mix64(key * 7919 + i) % static_cast<uint64_t>(stride));
+        const int64_t offset =
+            static_cast<int64_t>(data::Mix64(key * 7919 + i) % static_cast<uint64_t>(stride));
         f = f.slice(0, offset, offset + stride * o.frames_per_clip, stride);
       }
       at::Tensor f01 = f.to(at::kFloat) / 255.0;
@@ -264,7 +268,8 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
     int64_t hits = 0;
     total = 0;
     for (int64_t b0 = 0; b0 < n; b0 += 32) {
-      FC_ASSIGN_OR_RETURN(auto b, batch_of(*test, b0, std::min<int64_t>(32, n - b0), 0, false, view));
+      FC_ASSIGN_OR_RETURN(auto b,
+                          batch_of(*test, b0, std::min<int64_t>(32, n - b0), 0, false, view));
       FC_ASSIGN_OR_RETURN(auto outs, cls->Run(b.first));
       hits += outs.logits.argmax(1).eq(b.second).sum().item<int64_t>();
       total += b.second.size(0);
@@ -287,8 +292,8 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
     std::remove(tmp.c_str());
     return Status::Internal(out + ": could not rename " + tmp + " into place");
   }
-  LogInfo("train-classifier: held-out frame accuracy " + Percent(acc) + " on " +
-          std::to_string(n) + " test clips (" + std::to_string(total) + " frames); saved " + out);
+  LogInfo("train-classifier: held-out frame accuracy " + Percent(acc) + " on " + std::to_string(n) +
+          " test clips (" + std::to_string(total) + " frames); saved " + out);
   return acc;
 }
 
@@ -332,12 +337,13 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   int64_t len = 0;  // frames of a full-length sample (one probe sample, the same on every rank)
   {
     at::Tensor y = classes > 0 ? at::zeros({1}, at::kLong) : at::Tensor();
-    FC_ASSIGN_OR_RETURN(auto outs, replica->SampleCascade(
-                                       done, y, 1, at::make_generator<at::CPUGeneratorImpl>(1)));
+    FC_ASSIGN_OR_RETURN(
+        auto outs, replica->SampleCascade(done, y, 1, at::make_generator<at::CPUGeneratorImpl>(1)));
     len = outs.back().size(1);
   }
   FC_ASSIGN_OR_RETURN(auto test, data::MakeTestSource(d, std::max<int64_t>(len, 1)));
-  const int64_t n = std::min<int64_t>(test->size(), a.sequences > 0 ? a.sequences : d.eval_sequences());
+  const int64_t n =
+      std::min<int64_t>(test->size(), a.sequences > 0 ? a.sequences : d.eval_sequences());
   const eval::Share share = eval::ShareOf(n, rank, world.size());
   std::vector<at::Tensor> real_clips, real_labels;
   for (int64_t i = share.begin; i < share.end; ++i) {
@@ -345,9 +351,10 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
     real_clips.push_back(clip.frames);
     real_labels.push_back(at::full({1}, clip.label, at::kLong));
   }
-  at::Tensor real = real_clips.empty()
-                        ? at::zeros({0, len, test->channels(), test->image_size(), test->image_size()})
-                        : at::stack(real_clips).to(at::kFloat) / 255.0;
+  at::Tensor real =
+      real_clips.empty()
+          ? at::zeros({0, len, test->channels(), test->image_size(), test->image_size()})
+          : at::stack(real_clips).to(at::kFloat) / 255.0;
   at::Tensor real_y = real_labels.empty() ? at::zeros({0}, at::kLong) : at::cat(real_labels);
   // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch start).
   // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch
@@ -385,9 +392,9 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   if (a.untrained_baseline) {
     FC_ASSIGN_OR_RETURN(base, draw(*untrained, &untrained_y));
   }
-  FC_ASSIGN_OR_RETURN(auto g_real, Classify(*cls, i3d.get(), real.to(device),
-                                            classes > 0 ? real_y : at::Tensor(), w, comm.get(),
-                                            "classify real clips"));
+  FC_ASSIGN_OR_RETURN(
+      auto g_real, Classify(*cls, i3d.get(), real.to(device), classes > 0 ? real_y : at::Tensor(),
+                            w, comm.get(), "classify real clips"));
   eval::GenerationReport report;
   const int64_t splits = 10;
   const bool conditional = classes > 0;
@@ -421,9 +428,9 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
     at::Tensor view;
     FC_TRY_TORCH(view = models::cvg::PyramidDown(real, lv.frame_skip() / last_level.frame_skip(),
                                                  lv.resolution()));
-    FC_ASSIGN_OR_RETURN(auto g, Classify(*cls, nullptr, view.to(device),
-                                         classes > 0 ? real_y : at::Tensor(), w, comm.get(),
-                                         "classify real clips at a level's resolution"));
+    FC_ASSIGN_OR_RETURN(
+        auto g, Classify(*cls, nullptr, view.to(device), classes > 0 ? real_y : at::Tensor(), w,
+                         comm.get(), "classify real clips at a level's resolution"));
     FC_ASSIGN_OR_RETURN(auto row, Score("real clips at level " + std::to_string(j + 1) + " (" +
                                             std::to_string(lv.resolution()) + "px)",
                                         g, &g_real, splits, conditional));
@@ -465,7 +472,8 @@ int TrainClassifierCommand(int argc, char** argv, int first) {
   flags.Add("clips", "32", "clips per step (4 frames of each are examples)");
   flags.Add("threads", "0", "intra-op threads (0: all cores)");
   Status st = flags.Parse(argc, argv, first);
-  if (st.ok() && flags.positional().size() != 1) st = Status::InvalidArgument("expected one CONFIG");
+  if (st.ok() && flags.positional().size() != 1)
+    st = Status::InvalidArgument("expected one CONFIG");
   if (st.ok() && flags.Str("out").empty()) st = Status::InvalidArgument("--out FILE is required");
   ClassifierTrainOptions o;
   auto steps = flags.Int("steps"), clips = flags.Int("clips"), threads = flags.Int("threads");
@@ -473,7 +481,8 @@ int TrainClassifierCommand(int argc, char** argv, int first) {
     if (st.ok() && !v->ok()) st = v->status();
   if (st.ok() && (steps.value() < 1 || steps.value() > 1000000 || clips.value() < 1 ||
                   clips.value() > 4096 || threads.value() < 0))
-    st = Status::InvalidArgument("--steps must be in [1, 1e6], --clips in [1, 4096], --threads >= 0");
+    st = Status::InvalidArgument(
+        "--steps must be in [1, 1e6], --clips in [1, 4096], --threads >= 0");
   if (!st.ok()) {
     std::fprintf(stderr,
                  "error: %s\nusage: framecast eval train-classifier CONFIG --out FILE.pt "
@@ -541,17 +550,26 @@ Result<std::unique_ptr<CvgTrainingEval>> CvgTrainingEval::Create(const framecast
   Status st;
   if (!c.eval().i3d_torchscript().empty()) {
     auto i3d = eval::TorchScriptI3d::Load(c.eval().i3d_torchscript(), device);
-    if (i3d.ok()) impl->i3d = std::move(i3d.value()); else st = i3d.status();
+    if (i3d.ok())
+      impl->i3d = std::move(i3d.value());
+    else
+      st = i3d.status();
   }
   Result<std::shared_ptr<const data::ClipSource>> test = Status::Aborted("not opened");
   if (st.ok()) {
-    auto t = data::MakeTestSource(c.data(), c.data().context_frames() + c.data().predicted_frames());
-    if (t.ok()) test = std::shared_ptr<const data::ClipSource>(std::move(t.value()));
-    else st = t.status();
+    auto t =
+        data::MakeTestSource(c.data(), c.data().context_frames() + c.data().predicted_frames());
+    if (t.ok())
+      test = std::shared_ptr<const data::ClipSource>(std::move(t.value()));
+    else
+      st = t.status();
   }
   if (st.ok()) {
     auto w = ProbeWidths(*impl->cls, impl->i3d.get(), *test.value(), c.model().cvg().num_classes());
-    if (w.ok()) impl->widths = w.value(); else st = w.status();
+    if (w.ok())
+      impl->widths = w.value();
+    else
+      st = w.status();
   }
   if (st.ok() && impl->widths.features == 0 && c.eval().early_stopping().metric() == "fid")
     st = Status::InvalidArgument(path + ": gives no features, so no FID for eval.early_stopping");
@@ -577,13 +595,14 @@ Result<std::vector<double>> CvgTrainingEval::Evaluate(CvgReplica& r, int stage) 
       clips.push_back(clip.frames);
       labels.push_back(at::full({1}, clip.label, at::kLong));
     }
-    at::Tensor real = clips.empty() ? at::zeros({0, len, test->channels(), test->image_size(),
-                                                 test->image_size()})
-                                    : at::stack(clips).to(at::kFloat) / 255.0;
+    at::Tensor real =
+        clips.empty()
+            ? at::zeros({0, len, test->channels(), test->image_size(), test->image_size()})
+            : at::stack(clips).to(at::kFloat) / 255.0;
     at::Tensor y = labels.empty() ? at::zeros({0}, at::kLong) : at::cat(labels);
-    FC_ASSIGN_OR_RETURN(m.real, Classify(*m.cls, m.i3d.get(), real.to(m.device),
-                                         classes > 0 ? y : at::Tensor(), m.widths, m.comm,
-                                         "classify real clips"));
+    FC_ASSIGN_OR_RETURN(
+        m.real, Classify(*m.cls, m.i3d.get(), real.to(m.device), classes > 0 ? y : at::Tensor(),
+                         m.widths, m.comm, "classify real clips"));
     m.have_real = true;
   }
   // Samples of levels 1..stage+1, in batches keyed by (seed, first clip index).
@@ -611,8 +630,8 @@ Result<std::vector<double>> CvgTrainingEval::Evaluate(CvgReplica& r, int stage) 
   at::Tensor fake_y = ys.empty() ? at::Tensor() : at::cat(ys);
   if (classes > 0 && !fake_y.defined()) fake_y = at::zeros({0}, at::kLong);
   const bool full = stage + 1 == c.model().cvg().levels_size();
-  FC_ASSIGN_OR_RETURN(auto g, Classify(*m.cls, full ? m.i3d.get() : nullptr, fake, fake_y,
-                                       m.widths, m.comm, "classify evaluation samples"));
+  FC_ASSIGN_OR_RETURN(auto g, Classify(*m.cls, full ? m.i3d.get() : nullptr, fake, fake_y, m.widths,
+                                       m.comm, "classify evaluation samples"));
   const double nan = std::numeric_limits<double>::quiet_NaN();
   FC_ASSIGN_OR_RETURN(auto row, Score("cvg", g, &m.real, 10, classes > 0));
   std::vector<double> values = {row.fid_available ? row.fid : nan, row.inception.mean};

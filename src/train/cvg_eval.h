@@ -18,8 +18,8 @@
 #include <string>
 
 #include "dist/world.h"
-#include "train/cvg_family.h"
 #include "proto/config.pb.h"
+#include "train/cvg_family.h"
 #include "util/status.h"
 
 namespace fc::train {
@@ -60,10 +60,10 @@ class CvgTrainingEval {
 };
 
 struct ClassifierTrainOptions {
-  int64_t steps = 1500;    // Adam steps
-  int64_t clips = 32;          // clips per step
+  int64_t steps = 1500;         // Adam steps
+  int64_t clips = 32;           // clips per step
   int64_t frames_per_clip = 4;  // evenly spaced frames of each, at a random offset
-  int64_t width = 32;      // the CNN's first width
+  int64_t width = 32;           // the CNN's first width
   int64_t test_clips = 256;
   double lr = 2e-3;
   // Also train on frames viewed at the cascade's coarser level resolutions (area down, bilinear

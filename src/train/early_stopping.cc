@@ -31,10 +31,10 @@ EarlyStopping::Verdict EarlyStopping::Record(int64_t step_in_stage, double value
 std::string EarlyStopping::Describe() const {
   if (!state_->has_best()) return "no finite " + config_.metric() + " yet";
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "best %s %.6g at step %lld, %d/%d evaluation(s) without improvement",
-                config_.metric().c_str(), state_->best_value(),
-                static_cast<long long>(state_->best_step()), state_->evals_since_best(),
-                config_.patience());
+  std::snprintf(
+      buf, sizeof(buf), "best %s %.6g at step %lld, %d/%d evaluation(s) without improvement",
+      config_.metric().c_str(), state_->best_value(), static_cast<long long>(state_->best_step()),
+      state_->evals_since_best(), config_.patience());
   return buf;
 }
 

@@ -147,13 +147,14 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
       LogInfo("blur-last-frame widths per predicted frame (px, fitted on " +
               std::to_string(fit.size()) + " training clips): " + shown);
     }
-    FC_ASSIGN_OR_RETURN(auto blur, eval::Evaluate("blur-last-frame",
-                                                  eval::BlurLastFramePredictor(widths), local, ob,
-                                                  comm.get()));
+    FC_ASSIGN_OR_RETURN(
+        auto blur, eval::Evaluate("blur-last-frame", eval::BlurLastFramePredictor(widths), local,
+                                  ob, comm.get()));
     report.methods.push_back(std::move(blur));
   }
   {
-    FC_ASSIGN_OR_RETURN(auto e, HvrnnHeldOutElbo(model, c, local, share.begin, a.batch, comm.get()));
+    FC_ASSIGN_OR_RETURN(auto e,
+                        HvrnnHeldOutElbo(model, c, local, share.begin, a.batch, comm.get()));
     report.elbos.push_back(std::move(e));
   }
   report.protocol = eval::ProtocolOf(o, n, source->Describe(),

@@ -12,8 +12,8 @@
 
 #include "config/run_config.h"
 #include "dist/watchdog.h"
-#include "util/logging.h"
 #include "util/env.h"
+#include "util/logging.h"
 
 namespace fc::train {
 namespace {
@@ -29,7 +29,6 @@ extern "C" void OnStopSignal(int sig) {
   }
   if (g_stop_signal == 0) g_stop_signal = sig;
 }
-
 
 // ---- TEST HOOK (tests only): FRAMECAST_TEST_HOLD_STEPS / FRAMECAST_TEST_HOLD_FILE. --------------
 std::vector<int64_t> EnvSteps(const char* name) {

@@ -471,8 +471,8 @@ Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model, const RunC
     FC_TRY_TORCH({
       torch::NoGradGuard ng;
       auto noise = GeneratorNoise(Mix(seed ^ Mix(0x454c424fULL + static_cast<uint64_t>(g))));
-      auto o = model->forward_train(clips.to(model->parameters()[0].scalar_type()), context, 1.0,
-                                    noise);
+      auto o =
+          model->forward_train(clips.to(model->parameters()[0].scalar_type()), context, 1.0, noise);
       out = at::stack({o.nll_per_sample.to(at::kDouble) + constant * static_cast<double>(dims),
                        o.kl_per_sample.to(at::kDouble)},
                       1);
@@ -504,8 +504,7 @@ Result<std::vector<double>> HvrnnReplica::EvaluateHeldOut() {
   const int rank = comm_ ? comm_->rank() : 0, size = comm_ ? comm_->size() : 1;
   if (!eval_clips_.defined()) {
     FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context_ + horizon));
-    const int64_t n =
-        std::min<int64_t>(source->size(), config_.eval().sequences_during_training());
+    const int64_t n = std::min<int64_t>(source->size(), config_.eval().sequences_during_training());
     const eval::Share share = eval::ShareOf(n, rank, size);
     std::vector<at::Tensor> clips;
     for (int64_t i = share.begin; i < share.end; ++i) {
@@ -530,13 +529,11 @@ Result<std::vector<double>> HvrnnReplica::EvaluateHeldOut() {
   auto best = eval::Evaluate("hvrnn", HvrnnPredictor(model_, config_.seed(), eval_first_),
                              eval_clips_, o, comm_);
   Result<eval::ElboResult> elbo = Status::Aborted("not run");
-  if (best.ok())
-    elbo = HvrnnHeldOutElbo(model_, config_, eval_clips_, eval_first_, o.batch, comm_);
+  if (best.ok()) elbo = HvrnnHeldOutElbo(model_, config_, eval_clips_, eval_first_, o.batch, comm_);
   model_->train(training);
   if (!best.ok()) return best.status();
   if (!elbo.ok()) return elbo.status();
-  return std::vector<double>{best->psnr.mean, best->ssim.mean, elbo->neg_elbo,
-                             elbo->bits_per_dim};
+  return std::vector<double>{best->psnr.mean, best->ssim.mean, elbo->neg_elbo, elbo->bits_per_dim};
 }
 
 namespace {

@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "dist/gradient_sync.h"
 #include "eval/best_of_n.h"
 #include "eval/likelihood.h"
-#include "dist/gradient_sync.h"
 #include "models/hvrnn/hvrnn.h"
 #include "train/performance.h"
 #include "train/trainer.h"

@@ -239,9 +239,9 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     if (progress[stage].stopped_early()) continue;  // ended early before the resume point
     if (step == 0) best_state.clear();
     if (step < sc.steps()) FC_RETURN_IF_ERROR(trainer->Seek(stage, step, global_step));
-    EarlyStopping stopping(es, stop_metric[stage] >= 0 &&
-                                   eval_metrics[stage][stop_metric[stage]].higher_is_better,
-                           &progress[stage]);
+    EarlyStopping stopping(
+        es, stop_metric[stage] >= 0 && eval_metrics[stage][stop_metric[stage]].higher_is_better,
+        &progress[stage]);
     for (; step < sc.steps(); ++step) {
       FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer, stage));  // faults: keep the last good state
       FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
@@ -284,7 +284,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         const auto t0 = std::chrono::steady_clock::now();
         FC_ASSIGN_OR_RETURN(auto values, trainer->Evaluate(stage));
         run_log->ExcludeFromTiming(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count());
         const auto& metrics = eval_metrics[stage];
         if (values.size() != metrics.size())
           return Status::Internal("evaluation returned " + std::to_string(values.size()) +
@@ -307,8 +308,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
           line += " (" + stopping.Describe() + ")";
           if (verdict.stop && !stage_end) {
             stage_end = stopped_early = true;
-            line += "; early stopping: " + sc.name() + " ends at step " +
-                    std::to_string(step + 1) + " of " + std::to_string(sc.steps());
+            line += "; early stopping: " + sc.name() + " ends at step " + std::to_string(step + 1) +
+                    " of " + std::to_string(sc.steps());
           }
         }
         if (rank == 0) LogInfo(line);
@@ -330,8 +331,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       const bool stop_now = verdict.stop_signal != 0 && !last_step;  // faults: stop on a signal
       if (checkpointer.ShouldSave(global_step, stage_end) || stop_now) {
         FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
-        FC_RETURN_IF_ERROR(
-            checkpointer.Save(with_best(std::move(state)), RngState(rank), meta_for(stage, step + 1)));
+        FC_RETURN_IF_ERROR(checkpointer.Save(with_best(std::move(state)), RngState(rank),
+                                             meta_for(stage, step + 1)));
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
       }
       // log: step line, progress bar, TensorBoard, metrics.jsonl; sample videos when due (rank 0).

@@ -2,9 +2,9 @@
 //
 // Runs the whole trained cascade of a CVG run from its newest committed checkpoint (one process,
 // CPU) and writes the full-length samples as an MP4 grid (FILE) and a GIF grid next to it (FILE
-// with its extension replaced by .gif); a FILE ending in .gif gets the GIF alone. Class-conditional runs sample class i % num_classes for
-// sample i and print it. Only finished levels are used (a run stopped in stage k samples levels
-// 1..k-1).
+// with its extension replaced by .gif); a FILE ending in .gif gets the GIF alone. Class-conditional
+// runs sample class i % num_classes for sample i and print it. Only finished levels are used (a run
+// stopped in stage k samples levels 1..k-1).
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdio>

@@ -75,8 +75,8 @@ TEST(CvgModel, Level2ShapesInjectionAndMatchingInput) {
   DiscriminatorBatch b{real, real_low, y, SampleFrames(kB, 8, 4)};
   // PER_LOCATION: one column per D_S frame (4), D_T step (8) and D_M step (the 4 low-res steps).
   const at::Tensor scores = lv->discriminators->forward(b);
-  const int64_t matching_steps = lv->discriminators->matching->forward(
-      at::cat({real_low, real_low}, 2), y).size(1);
+  const int64_t matching_steps =
+      lv->discriminators->matching->forward(at::cat({real_low, real_low}, 2), y).size(1);
   EXPECT_EQ(matching_steps, 4);
   EXPECT_EQ(scores.sizes(), at::IntArrayRef({kB, 4 + 8 + matching_steps}));
   // Wrong input length for the BN statistics: a clear error.

@@ -1,5 +1,6 @@
 // EarlyStopping (train/early_stopping.h): direction, min_delta, patience, non-finite values, and a
-// state carried through a manifest (as a resume carries it) stopping where an uninterrupted one does.
+// state carried through a manifest (as a resume carries it) stopping where an uninterrupted one
+// does.
 #include "train/early_stopping.h"
 
 #include <gtest/gtest.h>
