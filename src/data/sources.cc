@@ -15,6 +15,24 @@ namespace fc::data {
 
 ClipSource::~ClipSource() = default;
 
+Result<ClipBatch> ReadClips(const ClipSource& source, int64_t begin, int64_t end,
+                            int64_t clip_length) {
+  std::vector<at::Tensor> frames;
+  std::vector<int64_t> labels;
+  for (int64_t i = begin; i < end; ++i) {
+    FC_ASSIGN_OR_RETURN(auto clip, source.Get(i, 0));
+    frames.push_back(clip.frames);
+    labels.push_back(clip.label);
+  }
+  ClipBatch b;
+  b.frames = frames.empty() ? at::empty({0, clip_length, source.channels(), source.image_size(),
+                                         source.image_size()},
+                                        at::kByte)
+                            : at::stack(frames);
+  b.labels = at::tensor(labels, at::kLong);
+  return b;
+}
+
 namespace {
 
 using framecast::DataConfig;

@@ -47,6 +47,15 @@ class ClipSource {
   virtual std::string Describe() const = 0;
 };
 
+// Clips [begin, end) of `source` with key 0 (an evaluation's share of a held-out set): frames
+// uint8 [n, T, C, H, W] (T = clip_length; [0, T, C, H, W] when the range is empty) and labels
+// int64 [n] (-1 for unlabelled clips).
+struct ClipBatch {
+  at::Tensor frames, labels;
+};
+Result<ClipBatch> ReadClips(const ClipSource& source, int64_t begin, int64_t end,
+                            int64_t clip_length);
+
 // clip_length = frames per clip (context + predicted). REQUIRES: ApplyDataDefaults was applied.
 Result<std::unique_ptr<ClipSource>> MakeTrainSource(const framecast::DataConfig& config,
                                                     int64_t clip_length);

@@ -124,14 +124,13 @@ void RunLogger::Banner(const RunStart& start) {
 }
 
 void RunLogger::Step(int stage, int64_t step_done, int64_t global_step, const Scalars& scalars,
-                     const Scalars& details, bool stage_end) {
+                     const Scalars& details, bool force) {
   if (rank_ != 0 || closed_) return;
   const auto now = Clock::now();
   ++window_steps_;
   const auto& sc = config_.stages(stage);
-  bool log_now =
-      step_done % config_.logging().every_steps() == 0 || step_done == sc.steps() || stage_end;
-  for (const auto& [name, v] : details) log_now = log_now || name.rfind("eval/", 0) == 0;
+  const bool log_now =
+      step_done % config_.logging().every_steps() == 0 || step_done == sc.steps() || force;
   const bool bar_now = progress_bar_ && (log_now || Ms(now - last_bar_) >= 100);
   if (!log_now && !bar_now) return;
 

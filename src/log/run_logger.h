@@ -57,11 +57,10 @@ class RunLogger {
   // Rank 0, every logging.every_steps and at the stage's end: the step line, TensorBoard scalars,
   // a metrics.jsonl line; on a terminal, the progress bar after every step. `details` go to
   // TensorBoard and metrics.jsonl only, not to the step line.
-  // `stage_end`: the stage ends at this step although it has steps left (early stopping); it is
-  // logged like a stage's last step. A step with evaluation results (details "eval/<metric>") is
-  // always logged.
+  // `force`: log this step although it is not a logging step (the loop forces a step with
+  // evaluation results, and one where early stopping ends the stage).
   void Step(int stage, int64_t step_done, int64_t global_step, const Scalars& scalars,
-            const Scalars& details = {}, bool stage_end = false);
+            const Scalars& details = {}, bool force = false);
   // True on rank 0 only, every logging.sample_every_steps and at the stage's last step.
   bool SamplesDue(int stage, int64_t step_done, bool stage_end = false) const;
   int sample_clips() const { return sample_clips_; }

@@ -122,6 +122,49 @@ Result<eval::GenerationRow> Score(const std::string& name, const Gathered& g, co
   return r;
 }
 
+// Class-conditional samples of the cascade's first `levels` levels for the clips of `share`: in
+// batches of `batch`, clip i asks for class i % classes, noise keyed by (seed, batch start).
+// levels[j]: the output after levels 1..j+1 as float [n, T_j, C, H_j, W_j] in [0, 1] ([0, 1, 1,
+// 1, 1] for an empty share); labels [n] int64, undefined for an unconditional cascade. No
+// collectives.
+struct Drawn {
+  std::vector<at::Tensor> levels;
+  at::Tensor labels;
+};
+Result<Drawn> DrawSamples(CvgReplica& r, int levels, const eval::Share& share, int64_t batch,
+                          uint64_t seed) {
+  const int64_t classes = r.num_classes();
+  std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(levels));
+  std::vector<at::Tensor> ys;
+  for (int64_t b0 = share.begin; b0 < share.end; b0 += batch) {
+    const int64_t b = std::min(batch, share.end - b0);
+    at::Tensor y;
+    if (classes > 0) y = at::arange(b0, b0 + b, at::kLong).remainder(classes);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+        data::Mix64(seed ^ data::Mix64(0x43564745ULL + static_cast<uint64_t>(b0))));
+    FC_ASSIGN_OR_RETURN(auto outs, r.SampleCascade(levels, y, b, gen));
+    for (int j = 0; j < levels; ++j) {
+      at::Tensor x;
+      FC_TRY_TORCH(x = models::cvg::FromModelRange(outs[j]).clamp(0, 1).to(at::kFloat));
+      out[j].push_back(x);
+    }
+    if (y.defined()) ys.push_back(y);
+  }
+  Drawn d;
+  for (int j = 0; j < levels; ++j)
+    d.levels.push_back(out[j].empty() ? at::zeros({0, 1, 1, 1, 1}) : at::cat(out[j]));
+  if (classes > 0) d.labels = ys.empty() ? at::zeros({0}, at::kLong) : at::cat(ys);
+  return d;
+}
+
+// This rank's share of the real test clips as float [n, T, C, H, W] in [0, 1], and their labels.
+Result<data::ClipBatch> RealClips(const data::ClipSource& test, const eval::Share& share,
+                                  int64_t len) {
+  FC_ASSIGN_OR_RETURN(auto read, data::ReadClips(test, share.begin, share.end, len));
+  FC_TRY_TORCH(read.frames = read.frames.to(at::kFloat) / 255.0);
+  return read;
+}
+
 // The run's frame classifier: eval.classifier_torchscript, or RUN_DIR/classifier.pt, which rank 0
 // first trains (TrainFrameClassifier, `steps` Adam steps) when it does not exist. Collective.
 Result<std::unique_ptr<eval::TorchScriptClassifier>> RunClassifier(
@@ -345,53 +388,18 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   const int64_t n =
       std::min<int64_t>(test->size(), a.sequences > 0 ? a.sequences : d.eval_sequences());
   const eval::Share share = eval::ShareOf(n, rank, world.size());
-  std::vector<at::Tensor> real_clips, real_labels;
-  for (int64_t i = share.begin; i < share.end; ++i) {
-    FC_ASSIGN_OR_RETURN(auto clip, test->Get(i, 0));
-    real_clips.push_back(clip.frames);
-    real_labels.push_back(at::full({1}, clip.label, at::kLong));
-  }
-  at::Tensor real =
-      real_clips.empty()
-          ? at::zeros({0, len, test->channels(), test->image_size(), test->image_size()})
-          : at::stack(real_clips).to(at::kFloat) / 255.0;
-  at::Tensor real_y = real_labels.empty() ? at::zeros({0}, at::kLong) : at::cat(real_labels);
-  // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch start).
-  // Samples in batches; clip i asks for class i % classes with noise keyed by (seed, batch
-  // start). One tensor per level: the cascade's output after levels 1..j+1.
-  auto draw = [&](CvgReplica& r, at::Tensor* labels) -> Result<std::vector<at::Tensor>> {
-    std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(done));
-    std::vector<at::Tensor> ys;
-    for (int64_t b0 = share.begin; b0 < share.end; b0 += a.batch) {
-      const int64_t b = std::min(a.batch, share.end - b0);
-      at::Tensor y;
-      if (classes > 0) y = at::arange(b0, b0 + b, at::kLong).remainder(classes);
-      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
-          data::Mix64(c.seed() ^ data::Mix64(0x43564745ULL + static_cast<uint64_t>(b0))));
-      FC_ASSIGN_OR_RETURN(auto outs, r.SampleCascade(done, y, b, gen));
-      for (int j = 0; j < done; ++j) {
-        at::Tensor x;
-        FC_TRY_TORCH(x = models::cvg::FromModelRange(outs[j]).clamp(0, 1).to(at::kFloat));
-        out[j].push_back(x);
-      }
-      if (y.defined()) ys.push_back(y);
-    }
-    if (labels) *labels = ys.empty() ? at::Tensor() : at::cat(ys);
-    std::vector<at::Tensor> levels;
-    for (int j = 0; j < done; ++j) {
-      levels.push_back(out[j].empty() ? at::zeros({0, 1, test->channels(), test->image_size(),
-                                                   test->image_size()})
-                                      : at::cat(out[j]));
-    }
-    return levels;
-  };
+  FC_ASSIGN_OR_RETURN(auto real_read, RealClips(*test, share, len));
+  const at::Tensor real = real_read.frames, real_y = real_read.labels;
   FC_ASSIGN_OR_RETURN(Widths w, ProbeWidths(*cls, i3d.get(), *test, classes));
-  at::Tensor fake_y, untrained_y;
-  FC_ASSIGN_OR_RETURN(auto fake, draw(*replica, &fake_y));
-  std::vector<at::Tensor> base;
+  FC_ASSIGN_OR_RETURN(auto drawn, DrawSamples(*replica, done, share, a.batch, c.seed()));
+  const std::vector<at::Tensor>& fake = drawn.levels;
+  const at::Tensor fake_y = drawn.labels;
+  Drawn base_drawn;
   if (a.untrained_baseline) {
-    FC_ASSIGN_OR_RETURN(base, draw(*untrained, &untrained_y));
+    FC_ASSIGN_OR_RETURN(base_drawn, DrawSamples(*untrained, done, share, a.batch, c.seed()));
   }
+  const std::vector<at::Tensor>& base = base_drawn.levels;
+  const at::Tensor untrained_y = base_drawn.labels;
   FC_ASSIGN_OR_RETURN(
       auto g_real, Classify(*cls, i3d.get(), real.to(device), classes > 0 ? real_y : at::Tensor(),
                             w, comm.get(), "classify real clips"));
@@ -589,46 +597,18 @@ Result<std::vector<double>> CvgTrainingEval::Evaluate(CvgReplica& r, int stage) 
     FC_ASSIGN_OR_RETURN(auto test, data::MakeTestSource(c.data(), len));
     const int64_t n = std::min<int64_t>(test->size(), c.eval().sequences_during_training());
     m.share = eval::ShareOf(n, rank, size);
-    std::vector<at::Tensor> clips, labels;
-    for (int64_t i = m.share.begin; i < m.share.end; ++i) {
-      FC_ASSIGN_OR_RETURN(auto clip, test->Get(i, 0));
-      clips.push_back(clip.frames);
-      labels.push_back(at::full({1}, clip.label, at::kLong));
-    }
-    at::Tensor real =
-        clips.empty()
-            ? at::zeros({0, len, test->channels(), test->image_size(), test->image_size()})
-            : at::stack(clips).to(at::kFloat) / 255.0;
-    at::Tensor y = labels.empty() ? at::zeros({0}, at::kLong) : at::cat(labels);
+    FC_ASSIGN_OR_RETURN(auto read, RealClips(*test, m.share, len));
+    const at::Tensor real = read.frames, y = read.labels;
     FC_ASSIGN_OR_RETURN(
         m.real, Classify(*m.cls, m.i3d.get(), real.to(m.device), classes > 0 ? y : at::Tensor(),
                          m.widths, m.comm, "classify real clips"));
     m.have_real = true;
   }
-  // Samples of levels 1..stage+1, in batches keyed by (seed, first clip index).
-  std::vector<at::Tensor> fakes, ys;
-  Status local;
-  for (int64_t b0 = m.share.begin; b0 < m.share.end && local.ok(); b0 += batch) {
-    const int64_t b = std::min(batch, m.share.end - b0);
-    at::Tensor y;
-    if (classes > 0) y = at::arange(b0, b0 + b, at::kLong).remainder(classes);
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
-        data::Mix64(c.seed() ^ data::Mix64(0x45564c31ULL + static_cast<uint64_t>(b0))));
-    auto outs = r.SampleCascade(stage + 1, y, b, gen);
-    if (!outs.ok()) {
-      local = outs.status();
-      break;
-    }
-    local = TryTorch([&] {
-      fakes.push_back(models::cvg::FromModelRange(outs.value().back()).clamp(0, 1).to(at::kFloat));
-    });
-    if (y.defined()) ys.push_back(y);
-  }
-  FC_RETURN_IF_ERROR(dist::AgreeOnStatus(m.comm, local, "draw evaluation samples"));
-  // A rank with no share classifies nothing (Classify reads no shape from an empty batch).
-  at::Tensor fake = fakes.empty() ? at::zeros({0, 1, 1, 1, 1}) : at::cat(fakes);
-  at::Tensor fake_y = ys.empty() ? at::Tensor() : at::cat(ys);
-  if (classes > 0 && !fake_y.defined()) fake_y = at::zeros({0}, at::kLong);
+  // Samples of levels 1..stage+1, drawn as `framecast eval` draws them.
+  auto drawn = DrawSamples(r, stage + 1, m.share, batch, c.seed());
+  FC_RETURN_IF_ERROR(dist::AgreeOnStatus(m.comm, drawn.ok() ? Status::Ok() : drawn.status(),
+                                         "draw evaluation samples"));
+  const at::Tensor fake = drawn.value().levels.back(), fake_y = drawn.value().labels;
   const bool full = stage + 1 == c.model().cvg().levels_size();
   FC_ASSIGN_OR_RETURN(auto g, Classify(*m.cls, full ? m.i3d.get() : nullptr, fake, fake_y, m.widths,
                                        m.comm, "classify evaluation samples"));

@@ -89,15 +89,8 @@ Status RunEval(const framecast::RunConfig& c, const EvalArgs& a, dist::World& wo
   FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context + horizon));
   int64_t n = std::min<int64_t>(source->size(), a.sequences > 0 ? a.sequences : d.eval_sequences());
   const eval::Share share = eval::ShareOf(n, rank, world.size());
-  std::vector<at::Tensor> clips;
-  for (int64_t i = share.begin; i < share.end; ++i) {
-    FC_ASSIGN_OR_RETURN(auto clip, source->Get(i, 0));
-    clips.push_back(clip.frames);
-  }
-  at::Tensor local = clips.empty() ? at::empty({0, context + horizon, source->channels(),
-                                                source->image_size(), source->image_size()},
-                                               at::kByte)
-                                   : at::stack(clips);
+  FC_ASSIGN_OR_RETURN(auto read, data::ReadClips(*source, share.begin, share.end, context + horizon));
+  at::Tensor local = read.frames;
   local = local.to(device);
 
   eval::EvalOptions o;

@@ -506,16 +506,9 @@ Result<std::vector<double>> HvrnnReplica::EvaluateHeldOut() {
     FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context_ + horizon));
     const int64_t n = std::min<int64_t>(source->size(), config_.eval().sequences_during_training());
     const eval::Share share = eval::ShareOf(n, rank, size);
-    std::vector<at::Tensor> clips;
-    for (int64_t i = share.begin; i < share.end; ++i) {
-      FC_ASSIGN_OR_RETURN(auto clip, source->Get(i, 0));
-      clips.push_back(clip.frames);
-    }
-    at::Tensor local = clips.empty() ? at::empty({0, context_ + horizon, source->channels(),
-                                                  source->image_size(), source->image_size()},
-                                                 at::kByte)
-                                     : at::stack(clips);
-    FC_TRY_TORCH(eval_clips_ = local.to(options_.device));
+    FC_ASSIGN_OR_RETURN(auto read,
+                        data::ReadClips(*source, share.begin, share.end, context_ + horizon));
+    FC_TRY_TORCH(eval_clips_ = read.frames.to(options_.device));
     eval_first_ = share.begin;
   }
   eval::EvalOptions o;

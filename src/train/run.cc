@@ -38,6 +38,10 @@ Status AverageOverRanks(dist::Communicator* comm, StepReport* report) {
   return Status::Ok();
 }
 
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 using framecast::ckpt::Manifest;
 
@@ -145,7 +149,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     auto names = trainer->ReplicatedStateNames(m);
     for (const auto& r : m.tensors()) {
       if (r.name().rfind("rank" + std::to_string(rank) + "/rng/", 0) == 0 ||
-          (config.eval().early_stopping().restore_best() && r.name().rfind("best/", 0) == 0))
+          (es.restore_best() && r.name().rfind("best/", 0) == 0))
         names.push_back(r.name());
     }
     return names;
@@ -178,8 +182,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     const auto t0 = std::chrono::steady_clock::now();
     FC_RETURN_IF_ERROR(world.AgreeOnStatus(trainer->PrepareEval(run_dir),
                                            "could not prepare the evaluation during training"));
-    run_log->ExcludeFromTiming(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    run_log->ExcludeFromTiming(MsSince(t0));
   }
   // Every stage's progress as the manifest records it (restored on resume: early stopping state,
   // stages that ended early).
@@ -233,6 +236,61 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     return m;
   };
 
+  // Evaluates the stage after `step_done` steps (every rank): the values go into the step's
+  // details ("eval/<metric>") and one log line; with early stopping, records the value, keeps the
+  // best state (restore_best) and returns whether the stage ends here.
+  auto evaluate = [&](int s, int64_t step_done, bool stage_end, EarlyStopping& stopping,
+                      StepReport* report) -> Result<bool> {
+    const auto& sc = config.stages(s);
+    const auto t0 = std::chrono::steady_clock::now();
+    FC_ASSIGN_OR_RETURN(auto values, trainer->Evaluate(s));
+    run_log->ExcludeFromTiming(MsSince(t0));
+    const auto& metrics = eval_metrics[s];
+    if (values.size() != metrics.size())
+      return Status::Internal("evaluation returned " + std::to_string(values.size()) +
+                              " values for " + std::to_string(metrics.size()) + " metrics");
+    std::string line = "eval " + sc.name() + " step " + std::to_string(step_done) + "/" +
+                       std::to_string(sc.steps()) + ":";
+    for (size_t i = 0; i < values.size(); ++i) {
+      report->details.emplace_back("eval/" + metrics[i].name, values[i]);
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), " %s %.6g", metrics[i].name.c_str(), values[i]);
+      line += buf;
+    }
+    bool stop = false;
+    if (stop_metric[s] >= 0) {
+      const auto verdict = stopping.Record(step_done, values[stop_metric[s]]);
+      if (verdict.improved && es.restore_best()) {
+        FC_ASSIGN_OR_RETURN(auto now, trainer->StepState(s));
+        best_state.clear();
+        for (auto& nt : now) best_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
+      }
+      line += " (" + stopping.Describe() + ")";
+      if (verdict.stop && !stage_end) {
+        stop = true;
+        line += "; early stopping: " + sc.name() + " ends at step " + std::to_string(step_done) +
+                " of " + std::to_string(sc.steps());
+      }
+    }
+    if (rank == 0) LogInfo(line);
+    return stop;
+  };
+  // Ends stage `s` after `step_done` steps: restore_best loads the best evaluation's state, then
+  // the trainer closes the stage.
+  auto close_stage = [&](int s, int64_t step_done) -> Status {
+    progress[s].set_steps_done(step_done);
+    if (es.restore_best() && progress[s].has_best() && progress[s].best_step() != step_done &&
+        !best_state.empty()) {
+      FC_RETURN_IF_ERROR(trainer->LoadStepState(s, best_state)
+                             .WithContext("restoring the best evaluation's state"));
+      if (rank == 0)
+        LogInfo(config.stages(s).name() + ": restored the state of step " +
+                std::to_string(progress[s].best_step()) + " (best " + es.metric() + ")");
+    }
+    best_state.clear();
+    return trainer->EndStage(s);
+  };
+
   // ---- TRAINING LOOP ---------------------------------------------------------------------------
   for (; stage < config.stages_size(); ++stage, step = 0) {
     const auto& sc = config.stages(stage);
@@ -278,55 +336,14 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       FC_RETURN_IF_ERROR(AverageOverRanks(comm.get(), &report));
       result.losses.push_back(report.scalars.empty() ? 0.0 : report.scalars[0].second);
       bool stage_end = step + 1 == sc.steps();
+      // Evaluation during training; early stopping may end the stage here.
+      const bool evaluated = eval_every > 0 && ((step + 1) % eval_every == 0 || stage_end);
       bool stopped_early = false;
-      if (eval_every > 0 && ((step + 1) % eval_every == 0 || stage_end)) {
-        // Evaluation during training: every rank, results logged with the step (rank 0).
-        const auto t0 = std::chrono::steady_clock::now();
-        FC_ASSIGN_OR_RETURN(auto values, trainer->Evaluate(stage));
-        run_log->ExcludeFromTiming(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                .count());
-        const auto& metrics = eval_metrics[stage];
-        if (values.size() != metrics.size())
-          return Status::Internal("evaluation returned " + std::to_string(values.size()) +
-                                  " values for " + std::to_string(metrics.size()) + " metrics");
-        std::string line = "eval " + sc.name() + " step " + std::to_string(step + 1) + "/" +
-                           std::to_string(sc.steps()) + ":";
-        for (size_t i = 0; i < values.size(); ++i) {
-          report.details.emplace_back("eval/" + metrics[i].name, values[i]);
-          char buf[96];
-          std::snprintf(buf, sizeof(buf), " %s %.6g", metrics[i].name.c_str(), values[i]);
-          line += buf;
-        }
-        if (stop_metric[stage] >= 0) {
-          const auto verdict = stopping.Record(step + 1, values[stop_metric[stage]]);
-          if (verdict.improved && es.restore_best()) {
-            FC_ASSIGN_OR_RETURN(auto now, trainer->StepState(stage));
-            best_state.clear();
-            for (auto& nt : now) best_state[nt.name] = nt.tensor.detach().to(at::kCPU, false, true);
-          }
-          line += " (" + stopping.Describe() + ")";
-          if (verdict.stop && !stage_end) {
-            stage_end = stopped_early = true;
-            line += "; early stopping: " + sc.name() + " ends at step " + std::to_string(step + 1) +
-                    " of " + std::to_string(sc.steps());
-          }
-        }
-        if (rank == 0) LogInfo(line);
+      if (evaluated) {
+        FC_ASSIGN_OR_RETURN(stopped_early, evaluate(stage, step + 1, stage_end, stopping, &report));
+        stage_end = stage_end || stopped_early;
       }
-      if (stage_end) {
-        progress[stage].set_steps_done(step + 1);
-        if (es.restore_best() && progress[stage].has_best() &&
-            progress[stage].best_step() != step + 1 && !best_state.empty()) {
-          FC_RETURN_IF_ERROR(trainer->LoadStepState(stage, best_state)
-                                 .WithContext("restoring the best evaluation's state"));
-          if (rank == 0)
-            LogInfo(sc.name() + ": restored the state of step " +
-                    std::to_string(progress[stage].best_step()) + " (best " + es.metric() + ")");
-        }
-        best_state.clear();
-        FC_RETURN_IF_ERROR(trainer->EndStage(stage));
-      }
+      if (stage_end) FC_RETURN_IF_ERROR(close_stage(stage, step + 1));
       const bool last_step = stage_end && stage + 1 == config.stages_size();
       const bool stop_now = verdict.stop_signal != 0 && !last_step;  // faults: stop on a signal
       if (checkpointer.ShouldSave(global_step, stage_end) || stop_now) {
@@ -336,7 +353,8 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
       }
       // log: step line, progress bar, TensorBoard, metrics.jsonl; sample videos when due (rank 0).
-      run_log->Step(stage, step + 1, global_step, report.scalars, report.details, stopped_early);
+      run_log->Step(stage, step + 1, global_step, report.scalars, report.details,
+                    stopped_early || evaluated);
       if (run_log->SamplesDue(stage, step + 1, stopped_early))
         run_log->Samples(stage, global_step,
                          trainer->Samples(stage, run_log->sample_clips(), config.seed()));

@@ -35,6 +35,7 @@ newest_step() {
 # (checkpointed, requeue). Prints FAIL and returns 1 otherwise. 2 ranks.
 stop_at_step() {
   local log="$1" hold="$2" mpirun="$3" i rc job; shift 3
+  : >"$log"  # exists before the first count
   "$mpirun" -x FRAMECAST_TEST_HOLD_STEPS="$hold" "$@" >"$log" 2>&1 &
   job=$!
   for ((i = 0; i < 1800; i++)); do
