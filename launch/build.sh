@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures (once) and builds framecast into $FRAMECAST_BUILD_DIR (default build/).
 #   launch/build.sh [extra cmake -D flags for the first configure]
+#   FRAMECAST_BUILD_TARGET=framecast launch/build.sh   only the program (launch/demo.sh), not the tests
 # Uses the user's LibTorch when CMAKE_PREFIX_PATH holds one, else the wheel set-up installed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -23,4 +24,4 @@ if [ ! -f "$FRAMECAST_BUILD_DIR/build.ninja" ]; then
     -DFRAMECAST_PYTHON="$python_exe" "$@"
 fi
 jobs="${FRAMECAST_BUILD_JOBS:-$(nproc)}"
-cmake --build "$FRAMECAST_BUILD_DIR" -j "$jobs"
+cmake --build "$FRAMECAST_BUILD_DIR" -j "$jobs" ${FRAMECAST_BUILD_TARGET:+--target "$FRAMECAST_BUILD_TARGET"}

@@ -18,7 +18,8 @@ set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
 "$here/setup.sh"
-"$here/build.sh"
+# The program only: the test binaries are launch/test.sh's.
+FRAMECAST_BUILD_TARGET=framecast "$here/build.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 demo="${FRAMECAST_DEMO_DIR:-$FRAMECAST_BUILD_DIR/demo-run}"
 rm -rf "$demo"

@@ -19,7 +19,8 @@
 #   NCCL_ASYNC_ERROR_HANDLING    not needed: framecast's watchdog aborts the communicator itself
 # Extra mpirun flags: FRAMECAST_MPIRUN_ARGS (e.g. "--mca btl_tcp_if_include eth0").
 # Exit status: framecast's (0 done, 75 stopped on a signal after a checkpoint, 69 watchdog,
-# 65 non-finite values); SIGUSR1 sent to mpirun reaches every rank (checkpoint and stop).
+# 65 non-finite values), also when mpirun itself was sent SIGTERM; SIGTERM, SIGINT or SIGUSR1 sent
+# to this script, or SIGUSR1 sent to mpirun, reaches every rank as SIGUSR1 (checkpoint and stop).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 usage() { echo "usage: launch/run.sh [--hostfile HOSTS] -np N <subcommand> [flags]" >&2; exit 2; }
@@ -33,6 +34,35 @@ map=(--map-by "${FRAMECAST_RANKS_PER_NODE:+ppr:$FRAMECAST_RANKS_PER_NODE:}node")
 [ -n "${FRAMECAST_RANKS_PER_NODE:-}" ] || map=(--map-by slot)
 local_only=(--oversubscribe --mca mpi_yield_when_idle 1)
 [ ${#hostfile[@]} -eq 0 ] || local_only=()
+# mpirun runs as a child: SIGTERM/SIGINT/SIGUSR1 to this script reach every rank as SIGUSR1
+# (checkpoint and stop, exit 75), and each rank writes its exit status to FRAMECAST_STATUS_DIR, so
+# the script returns the ranks' status when mpirun reports its own (mpirun returns 1 after a
+# SIGTERM sent to it directly, e.g. by a scheduler, even when every rank checkpointed and exited 75).
+status_dir="$(mktemp -d "${TMPDIR:-/tmp}/framecast-status.XXXXXX")"
+trap 'rm -rf "$status_dir"' EXIT
+export FRAMECAST_STATUS_DIR="$status_dir"
+fwd+=(-x FRAMECAST_STATUS_DIR)
 # shellcheck disable=SC2086
-exec mpirun "${hostfile[@]}" "${local_only[@]}" --bind-to none "${map[@]}" -np "$np" \
-  "${fwd[@]}" ${FRAMECAST_MPIRUN_ARGS:-} "$FRAMECAST_BUILD_DIR/framecast" "$@"
+mpirun "${hostfile[@]}" "${local_only[@]}" --bind-to none "${map[@]}" -np "$np" \
+  "${fwd[@]}" ${FRAMECAST_MPIRUN_ARGS:-} "$FRAMECAST_BUILD_DIR/framecast" "$@" &
+pid=$!
+forward() { kill -USR1 "$pid" 2>/dev/null || true; }
+trap forward TERM INT USR1
+set +e
+# `wait` returns early (> 128) when a trapped signal arrives; bash keeps the child's status, so a
+# last `wait` after it has exited returns its own.
+while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
+wait "$pid"; rc=$?
+set -e
+trap - TERM INT USR1
+if [ "$rc" -ne 0 ]; then
+  # The ranks' own statuses: when every rank that wrote one agrees (all np of them on this
+  # machine; with a hostfile, those whose node shares this temporary directory), return it.
+  codes=$(cat "$status_dir"/rank* 2>/dev/null | sort -u)
+  n=$(ls "$status_dir" 2>/dev/null | wc -l)
+  if [ -n "$codes" ] && [ "$(echo "$codes" | wc -l)" -eq 1 ] &&
+     { [ "$n" -eq "$np" ] || [ ${#hostfile[@]} -gt 0 ]; }; then
+    rc=$codes
+  fi
+fi
+exit "$rc"

@@ -11,10 +11,13 @@
 #   forwarded the same way. framecast checkpoints at the next step boundary and exits with 75.
 # - Exit statuses of `framecast train` (README, "Clusters and failures"):
 #     0 done; 75 checkpointed and stopped on a signal: this script requeues the job;
-#     69 the watchdog stopped a lost collective (or the launcher claimed success for a run that
-#        is not complete): requeued while SLURM_RESTART_COUNT is below FRAMECAST_MAX_RESTARTS
-#        (default 3); 65 non-finite values, last good state checkpointed:
-#        not requeued (the same step would fail again); anything else: an error, not requeued.
+#     1, 2 a config, data or command-line error, and 65 non-finite values (last good state
+#        checkpointed): not requeued (the same job would fail again);
+#     anything else: a failure of the machines, not of the run: 69 (the watchdog stopped a lost
+#        collective, or the launcher claimed success for a run that is not complete), a rank
+#        killed by a signal or the OOM killer (srun/mpirun report 128 + signal, e.g. 137), a lost
+#        node (mpirun 205, srun's own failures): requeued while SLURM_RESTART_COUNT is below
+#        FRAMECAST_MAX_RESTARTS (default 3); the requeued job resumes from the newest checkpoint.
 # Environment: FRAMECAST_ROOT (the checkout; default $SLURM_SUBMIT_DIR), FRAMECAST_BIN (default
 # $FRAMECAST_BUILD_DIR/framecast), FRAMECAST_RUNS, FRAMECAST_MAX_RESTARTS, NCCL_* (forwarded).
 set -uo pipefail
@@ -82,9 +85,19 @@ requeue() {
 case "$rc" in
   0) log "run complete: $run_dir" ;;
   75) [ -n "${SLURM_JOB_ID:-}" ] && requeue "checkpointed on a signal" ;;
-  69) if [ -n "${SLURM_JOB_ID:-}" ] && [ "${SLURM_RESTART_COUNT:-0}" -lt "$FRAMECAST_MAX_RESTARTS" ]; then
-        requeue "$lost"
-      fi ;;
   65) log "stopped on non-finite values; last good state checkpointed in $run_dir (not requeued)" ;;
+  1|2) log "a config, data or command-line error (not requeued): see the messages above" ;;
+  *) if [ "$rc" -ne 69 ]; then
+       lost="a rank or node was lost (status $rc"
+       [ "$rc" -gt 128 ] && [ "$rc" -lt 192 ] && lost="$lost: signal $((rc - 128))"
+       lost="$lost)"
+     fi
+     if [ -z "${SLURM_JOB_ID:-}" ]; then
+       :
+     elif [ "${SLURM_RESTART_COUNT:-0}" -lt "$FRAMECAST_MAX_RESTARTS" ]; then
+       requeue "$lost"
+     else
+       log "not requeued: $lost, and the job was restarted ${SLURM_RESTART_COUNT:-0} time(s) (FRAMECAST_MAX_RESTARTS=$FRAMECAST_MAX_RESTARTS)"
+     fi ;;
 esac
 exit "$rc"

@@ -192,6 +192,15 @@ int AllReduceCommand(int argc, char** argv, int first) {
     if (!s.ok()) return fail(s);
   }
   if (rounds.value() < 1) return fail(Status::InvalidArgument("--rounds must be >= 1"));
+  if (minb.value() < 1 || maxb.value() < minb.value() || maxb.value() > (int64_t{1} << 36))
+    return fail(
+        Status::InvalidArgument("--min-bytes must be >= 1 and --max-bytes in [--min-bytes, 64G]"));
+  if (warm.value() < 0 || warm.value() > 1000000 || iters.value() < 0 || iters.value() > 1000000)
+    return fail(Status::InvalidArgument("--warmup and --iters must be in [0, 1e6]"));
+  if (!(mint.value() >= 0) || mint.value() > 3600)
+    return fail(Status::InvalidArgument("--min-time must be in [0, 3600] seconds"));
+  if (fb.value() < 1 || bb.value() < 1)
+    return fail(Status::InvalidArgument("--first-bucket and --bucket must be >= 1 byte"));
   if (factor.value() < 2) return fail(Status::InvalidArgument("--factor must be >= 2"));
   at::ScalarType dtype;
   const std::string dn = flags.Str("dtype");

@@ -13,8 +13,8 @@
 
 #include "bench/commands.h"
 #include "ckpt/checkpointer.h"
-#include "ckpt/files.h"
 #include "dist/world.h"
+#include "util/files.h"
 #include "util/flags.h"
 #include "util/logging.h"
 
@@ -79,14 +79,14 @@ int CkptCommand(int argc, char** argv, int first) {
   for (auto& nt : state) sizes.push_back(nt.tensor.numel() * 4);
   const std::vector<int> owner = ckpt::AssignShards(sizes, w.size());
   for (int64_t r = 0; r < rounds.value(); ++r) {
-    if (w.rank() == 0) ckpt::RemoveTree(dir).ok();
+    if (w.rank() == 0) RemoveTree(dir).ok();
     MPI_Barrier(w.comm());
-    if (Status s = ckpt::MakeDirs(dir + "/raw"); !s.ok()) return fail(s);
+    if (Status s = MakeDirs(dir + "/raw"); !s.ok()) return fail(s);
     // Raw: this rank's share of the bytes, one sequential file, fsync.
     MPI_Barrier(w.comm());
     double t0 = Now();
     {
-      auto f = ckpt::WriteFile::Create(dir + "/raw/rank" + std::to_string(w.rank()));
+      auto f = WriteFile::Create(dir + "/raw/rank" + std::to_string(w.rank()));
       if (!f.ok()) return fail(f.status());
       for (size_t i = 0; i < state.size(); ++i) {
         if (owner[i] != w.rank()) continue;
@@ -132,7 +132,7 @@ int CkptCommand(int argc, char** argv, int first) {
   }
   MPI_Barrier(w.comm());
   if (w.rank() == 0) {
-    ckpt::RemoveTree(dir).ok();
+    RemoveTree(dir).ok();
     std::printf(
         "framecast bench ckpt: %d rank(s), %.2f GiB state in %lld tensors, dir %s, best of %lld\n",
         w.size(), total / (1 << 30), static_cast<long long>(ntensors.value()),

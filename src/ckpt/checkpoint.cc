@@ -9,9 +9,9 @@
 #include <regex>
 #include <set>
 
-#include "ckpt/crc32c.h"
-#include "ckpt/files.h"
 #include "ckpt/manifest_check.h"
+#include "util/crc32c.h"
+#include "util/files.h"
 
 namespace fc::ckpt {
 
@@ -118,11 +118,14 @@ std::string StepDirName(int64_t global_step) {
 }
 
 std::vector<std::pair<int64_t, std::string>> CommittedSteps(const std::string& ckpt_dir) {
-  static const std::regex kStep(R"(step-([0-9]{8,}))");
+  // At most 18 digits: every such number fits an int64 (a longer name is not a step of ours).
+  static const std::regex kStep(R"(step-([0-9]{8,18}))");
   std::vector<std::pair<int64_t, std::string>> out;
   for (const std::string& n : ListDir(ckpt_dir)) {
     std::smatch m;
     if (!std::regex_match(n, m, kStep)) continue;
+    // A step is a real directory: a link planted in its place is neither read nor deleted.
+    if (!IsRealDir(Join(ckpt_dir, n))) continue;
     if (!Exists(Join(Join(ckpt_dir, n), kManifestName))) continue;
     out.emplace_back(std::stoll(m[1].str()), Join(ckpt_dir, n));
   }
@@ -193,7 +196,7 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
     m.set_created_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count());
-    if (commit.ok()) commit = WriteFileAtomic(Join(step_dir, kManifestName), m.SerializeAsString());
+    if (commit.ok()) commit = WriteFileAtomic(Join(step_dir, kManifestName), EncodeManifest(m));
     // The step directory's own entry must be durable too.
     if (commit.ok()) commit = SyncDir(DirName(step_dir));
   }
@@ -203,16 +206,48 @@ Status WriteCheckpoint(const std::string& step_dir, const std::vector<NamedTenso
 Result<Manifest> ReadManifest(const std::string& step_dir) {
   const std::string path = Join(step_dir, kManifestName);
   FC_ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(path, kMaxManifestBytes));
-  Manifest m;
-  if (!m.ParseFromString(bytes))
-    return Status::Corruption(path + ": not a framecast checkpoint manifest");
-  FC_RETURN_IF_ERROR(ValidateManifest(m, path));
-  return m;
+  return DecodeManifest(bytes, path);
 }
 
 namespace {
 
-// Opens every shard once and checks that each record lies inside its file.
+// The shard's 64-byte header (FORMAT.md) against the manifest: magic, version, the rank that
+// wrote it (its index in shard_files), the world size and the global step.
+Status CheckHeader(const std::string& path, int fd, uint64_t size, const Manifest& m,
+                   const std::string& file) {
+  if (size < kHeaderBytes)
+    return Status::Corruption(path + ": " + std::to_string(size) +
+                              " bytes, shorter than the shard header (truncated shard)");
+  unsigned char h[kHeaderBytes];
+  FC_RETURN_IF_ERROR(ReadAt(path, fd, 0, h, sizeof(h)));
+  if (std::memcmp(h, "FCSHARD1", 8) != 0)
+    return Status::Corruption(path + ": offset 0: not a framecast shard (bad magic)");
+  uint32_t fields[4];
+  int64_t step = 0;
+  std::memcpy(fields, h + 8, sizeof(fields));
+  std::memcpy(&step, h + 24, sizeof(step));
+  int index = -1;
+  for (int i = 0; i < m.shard_files_size(); ++i) {
+    if (m.shard_files(i) == file) index = i;
+  }
+  if (fields[0] != kFormatVersion)
+    return Status::Corruption(path + ": offset 8: shard format version " +
+                              std::to_string(fields[0]) + " (expected " +
+                              std::to_string(kFormatVersion) + ")");
+  if (static_cast<int64_t>(fields[1]) != index)
+    return Status::Corruption(path + ": offset 12: written by rank " + std::to_string(fields[1]) +
+                              ", the manifest names it shard " + std::to_string(index));
+  if (static_cast<int64_t>(fields[2]) != m.world_size())
+    return Status::Corruption(path + ": offset 16: world size " + std::to_string(fields[2]) +
+                              ", the manifest says " + std::to_string(m.world_size()));
+  if (step != m.global_step())
+    return Status::Corruption(path + ": offset 24: global step " + std::to_string(step) +
+                              ", the manifest says " + std::to_string(m.global_step()) +
+                              " (a shard of another step)");
+  return Status::Ok();
+}
+
+// Opens every shard once, checks its header and that each record lies inside its file.
 struct ShardFiles {
   std::map<std::string, int> fds;
   ~ShardFiles() {
@@ -231,6 +266,7 @@ struct ShardFiles {
         fds[r->file()] = fd;
         FC_ASSIGN_OR_RETURN(uint64_t sz, FileSize(p));
         sizes[r->file()] = sz;
+        FC_RETURN_IF_ERROR(CheckHeader(p, fd, sz, m, r->file()));
       }
       if (r->offset() + r->length() > sizes[r->file()]) {
         return Status::Corruption(Where(step_dir, *r) + ": past the end of the file (" +

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 #include "util/logging.h"
 
 namespace fc::ckpt {
@@ -43,7 +43,22 @@ Status Checkpointer::Save(const std::vector<NamedTensor>& replicated,
           {nt.name, nt.tensor.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)});
     return out;
   };
-  auto rep = std::make_shared<std::vector<NamedTensor>>(snap(replicated));
+  // Replicated tensors: each rank copies only the ones its shard holds (AssignShards, as
+  // WriteCheckpoint assigns them); the others are meta tensors of the same dtype and shape (no
+  // memory), which WriteCheckpoint reads only for their sizes. Host memory and the pause then
+  // shrink with the number of ranks.
+  std::vector<int64_t> bytes;
+  for (const auto& nt : replicated) bytes.push_back(nt.tensor.numel() * nt.tensor.element_size());
+  const std::vector<int> owner = AssignShards(bytes, comm_->size());
+  auto rep = std::make_shared<std::vector<NamedTensor>>();
+  rep->reserve(replicated.size());
+  for (size_t i = 0; i < replicated.size(); ++i) {
+    const auto& t = replicated[i].tensor;
+    rep->push_back(
+        {replicated[i].name, owner[i] == comm_->rank()
+                                 ? t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)
+                                 : at::empty(t.sizes(), t.options().device(at::kMeta))});
+  }
   auto loc = std::make_shared<std::vector<NamedTensor>>(snap(local));
   last_pause_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -98,7 +113,8 @@ void Checkpointer::ApplyRetention() {
 
 Result<std::optional<LoadedCheckpoint>> Checkpointer::FindResume(
     const std::function<Status(const Manifest&)>& compatible,
-    const std::function<std::vector<std::string>(const Manifest&)>& wanted) {
+    const std::function<std::vector<std::string>(const Manifest&)>& wanted,
+    const std::function<Status(const LoadedCheckpoint&)>& check) {
   auto steps = CommittedSteps(dir_);
   // Every rank must walk the same list: rank 0's view decides (shared filesystem assumed).
   at::Tensor n = at::tensor({static_cast<int64_t>(steps.size())}, at::kLong);
@@ -108,6 +124,7 @@ Result<std::optional<LoadedCheckpoint>> Checkpointer::FindResume(
                                    ": ranks see different checkpoints (the run directory must be "
                                    "on a filesystem every rank shares)");
   }
+  std::string first_damage;
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
     LoadedCheckpoint lc;
     lc.step_dir = it->second;
@@ -120,6 +137,7 @@ Result<std::optional<LoadedCheckpoint>> Checkpointer::FindResume(
       auto t = ReadTensors(lc.step_dir, lc.manifest, wanted(lc.manifest));
       if (t.ok()) {
         lc.tensors = std::move(t).value();
+        if (check) st = check(lc);
       } else {
         st = t.status();
       }
@@ -129,6 +147,15 @@ Result<std::optional<LoadedCheckpoint>> Checkpointer::FindResume(
     Status all = dist::AgreeOnStatus(comm_.get(), st, "could not read " + lc.step_dir);
     if (all.ok()) return std::optional<LoadedCheckpoint>(std::move(lc));
     LogWarning("checkpoint " + lc.step_dir + " is damaged and will not be used: " + all.message());
+    if (first_damage.empty()) first_damage = lc.step_dir + ": " + all.message();
+  }
+  if (!steps.empty() && !config_.fresh_start_if_all_damaged()) {
+    return Status::Corruption(
+        dir_ + ": all " + std::to_string(steps.size()) +
+        " committed checkpoint(s) are damaged (newest: " + first_damage +
+        "); refusing to start again from step 0. Restore the directory, or set "
+        "checkpoint.fresh_start_if_all_damaged: true (--set "
+        "checkpoint.fresh_start_if_all_damaged=true) to start over");
   }
   return std::optional<LoadedCheckpoint>();
 }

@@ -49,12 +49,18 @@ class Checkpointer {
   Status Wait();
 
   // Collective. The newest committed step that reads back intact on every rank, with the tensors
-  // named by `wanted(manifest)` loaded on this rank; nullopt when there is none. A step whose
+  // named by `wanted(manifest)` loaded on this rank; nullopt when there is no committed step.
+  // When there are committed steps but every one is damaged: DataLoss naming the newest's damage,
+  // unless checkpoint.fresh_start_if_all_damaged (then nullopt). A step whose
   // manifest `compatible` rejects (another run, another model) is an error, not damage: the run
   // directory belongs to something else, and nothing is loaded.
+  // `check` (optional) runs on every rank once a step's tensors are read: a step it refuses on any
+  // rank (tensors that verify but do not fit their roles: dtype, shape, missing optimizer state)
+  // counts as damage like a failed CRC, and the previous step is tried.
   Result<std::optional<LoadedCheckpoint>> FindResume(
       const std::function<Status(const framecast::ckpt::Manifest&)>& compatible,
-      const std::function<std::vector<std::string>(const framecast::ckpt::Manifest&)>& wanted);
+      const std::function<std::vector<std::string>(const framecast::ckpt::Manifest&)>& wanted,
+      const std::function<Status(const LoadedCheckpoint&)>& check = {});
 
   const std::string& dir() const { return dir_; }
   // Milliseconds the last Save() held the training thread (the snapshot).

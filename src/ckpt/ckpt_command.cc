@@ -8,7 +8,7 @@
 
 #include "ckpt/checkpoint.h"
 #include "ckpt/commands.h"
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::ckpt {
 namespace {

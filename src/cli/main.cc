@@ -1,16 +1,19 @@
 // framecast: the single executable. Subcommands dispatch to their libraries; nothing else here.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "bench/commands.h"
 #include "ckpt/commands.h"
 #include "config/commands.h"
 #include "data/commands.h"
-#include "log/commands.h"
 #include "train/commands.h"
+#include "train/family.h"
 #include "train/trainer.h"
 #include "util/allocator.h"
+#include "util/env.h"
 
 namespace {
 
@@ -41,8 +44,8 @@ const char* kUsage =
     "  model summary CONFIG  parameter count per module of a config's model\n"
     "  eval CONFIG --checkpoint STEP_DIR  best-of-N PSNR/SSIM (LPIPS, FVD with their weights) vs "
     "baselines\n"
-    "  sample RUN_DIR --num N --out FILE.mp4  full-length samples of a CVG cascade (MP4 + GIF "
-    "grid)\n"
+    "  sample RUN_DIR --num N --out FILE.mp4  samples of a run's newest checkpoint (MP4 + GIF "
+    "grid): CVG clips, HVRNN context + prediction\n"
     "  version            print the version\n"
     "  help               this text; `framecast <command> --help` lists a command's flags\n";
 
@@ -53,11 +56,7 @@ bool WantsHelp(int argc, char** argv, int first) {
   return false;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  fc::TuneHostAllocator();  // before anything allocates
-  fc::train::InstallFamilyConfigHooks();
+int Dispatch(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, stdout);
@@ -81,7 +80,7 @@ int main(int argc, char** argv) {
   if (cmd == "model") return fc::train::ModelCommand(argc, argv, 2);
   if (cmd == "eval") return fc::train::EvalCommand(argc, argv, 2);
   if (cmd == "sample") return fc::train::SampleCommand(argc, argv, 2);
-  if (cmd == "runs") return fc::log::RunsCommand(argc, argv, 2);
+  if (cmd == "runs") return fc::train::RunsCommand(argc, argv, 2);
   if (cmd == "data") return fc::data::DataCommand(argc, argv, 2);
   if (cmd == "config") return fc::config::ConfigCommand(argc, argv, 2);
   if (cmd == "bench" && argc >= 3) {
@@ -99,4 +98,30 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "framecast: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fc::TuneHostAllocator();  // before anything allocates
+  fc::train::InstallFamilyConfigHooks();
+  int rc = 1;
+  // Nothing escapes as an exception (std::terminate would abort with exit 134): a command's
+  // unexpected exception is one line and exit 1.
+  try {
+    rc = Dispatch(argc, argv);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));  // torch's messages carry a backtrace
+    std::fprintf(stderr, "error: framecast %s: unexpected failure: %s\n", argc > 1 ? argv[1] : "",
+                 what.c_str());
+    rc = 1;
+  } catch (...) {
+    std::fprintf(stderr, "error: framecast %s: unexpected failure (unknown exception)\n",
+                 argc > 1 ? argv[1] : "");
+    rc = 1;
+  }
+  std::fflush(stdout);
+  fc::RecordExitStatus(rc);
+  return rc;
 }

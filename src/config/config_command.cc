@@ -15,13 +15,16 @@ int ConfigCommand(int argc, char** argv, int first) {
   }
   Flags flags("framecast config check");
   flags.AddList("set", "override one field, e.g. --set stages[0].steps=10");
-  flags.Add("ranks", "0", "also check the rules that depend on the number of ranks");
+  flags.Add("ranks", "-1", "also check the rules that depend on N ranks (N >= 1)");
   Status st = flags.Parse(argc, argv, first + 1);
   if (st.ok() && flags.positional().size() != 1) {
     st = Status::InvalidArgument("framecast config check: expected one CONFIG file");
   }
   auto ranks = flags.Int("ranks");
   if (st.ok()) st = ranks.status();
+  if (st.ok() && ranks.value() != -1 && (ranks.value() < 1 || ranks.value() > 1000000))
+    st = Status::InvalidArgument("--ranks=" + std::to_string(ranks.value()) +
+                                 ": must be in [1, 1000000]");
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());
     return 2;

@@ -48,30 +48,20 @@ Status ValidatePerformance(const RunConfig& c) {
     return Invalid("performance.precision=" + std::to_string(p.precision()),
                    "unknown precision (FP32 or BF16)");
   }
-  const bool fast_family = c.model().has_hvrnn() || c.model().has_cvg();
-  if (p.precision() != framecast::PerformanceConfig::FP32 && !fast_family) {
-    return Invalid("performance.precision", "BF16 is implemented for the hvrnn and cvg families");
-  }
-  if (p.channels_last() && !fast_family) {
-    return Invalid("performance.channels_last", "implemented for the hvrnn and cvg families");
-  }
   if (p.device_prefetch() < -1 || p.device_prefetch() > 8) {
     return Invalid("performance.device_prefetch=" + std::to_string(p.device_prefetch()),
                    "must be in [-1, 8] (-1: off, 0: the default, 1 on CUDA)");
   }
-  if (p.cuda_graphs()) {
-    if (!c.model().has_hvrnn()) {
-      return Invalid("performance.cuda_graphs", "only the hvrnn family's step is captured");
-    }
-    if (c.accumulation_steps() > 1) {
-      return Invalid("performance.cuda_graphs",
-                     "needs accumulation_steps 1 (got " + std::to_string(c.accumulation_steps()) +
-                         "): accumulated micro-batches are not captured");
-    }
-    if (c.model().hvrnn().checkpoint_activations()) {
-      return Invalid("performance.cuda_graphs",
-                     "not with model.hvrnn.checkpoint_activations (its recompute is not captured)");
-    }
+  if (p.deterministic() && p.has_cudnn_benchmark() && p.cudnn_benchmark())
+    return Invalid("performance.cudnn_benchmark",
+                   "autotuning is not deterministic: not with performance.deterministic");
+  if (p.deterministic() && p.cuda_graphs())
+    return Invalid("performance.cuda_graphs", "not with performance.deterministic");
+  // Which families implement each option is the family registry's rule (train/family.h).
+  if (p.cuda_graphs() && c.accumulation_steps() > 1) {
+    return Invalid("performance.cuda_graphs", "needs accumulation_steps 1 (got " +
+                                                  std::to_string(c.accumulation_steps()) +
+                                                  "): accumulated micro-batches are not captured");
   }
   return Status::Ok();
 }
@@ -135,6 +125,10 @@ Status ApplyOverride(RunConfig* config, const std::string& assignment) {
         return Status::InvalidArgument(where + ": '" + f->name() + "' is repeated: use " +
                                        f->name() + "[i]");
       }
+      if (m[2].str().size() > 9) {
+        return Status::InvalidArgument(where + ": index " + m[2].str() + " is out of range for " +
+                                       f->name());
+      }
       const int idx = std::stoi(m[2].str());
       const int size = r->FieldSize(*msg, f);
       if (idx > size) {
@@ -195,9 +189,6 @@ void ApplyDefaults(RunConfig* c) {
   if (c->data().has_procedural_blobs() && c->data().procedural_blobs().image_size() == 0) {
     c->mutable_data()->mutable_procedural_blobs()->set_image_size(32);
   }
-  if (c->model().has_demo() && c->model().demo().width() == 0) {
-    c->mutable_model()->mutable_demo()->set_width(16);
-  }
   for (auto& o : *c->mutable_optimizers()) {
     if (o.network().empty()) o.set_network("model");
     if (o.has_adam()) {
@@ -247,8 +238,21 @@ Status Validate(const RunConfig& c) {
     const std::string p = "optimizers[" + std::to_string(i) + "]";
     if (o.kind_case() == framecast::OptimizerConfig::KIND_NOT_SET)
       return Invalid(p, "choose sgd or adam");
-    if (!(o.lr() > 0)) return Invalid(p + ".lr", "must be > 0");
-    if (o.weight_decay() < 0) return Invalid(p + ".weight_decay", "must be >= 0");
+    if (!(o.lr() > 0) || !std::isfinite(o.lr()))
+      return Invalid(p + ".lr", "must be finite and > 0");
+    if (!(o.weight_decay() >= 0) || !std::isfinite(o.weight_decay()))
+      return Invalid(p + ".weight_decay", "must be finite and >= 0");
+    if (o.has_adam()) {
+      const auto& a = o.adam();
+      if (!(a.beta1() >= 0 && a.beta1() < 1))
+        return Invalid(p + ".adam.beta1=" + std::to_string(a.beta1()), "must be in [0, 1)");
+      if (!(a.beta2() >= 0 && a.beta2() < 1))
+        return Invalid(p + ".adam.beta2=" + std::to_string(a.beta2()), "must be in [0, 1)");
+      if (!(a.eps() > 0) || !std::isfinite(a.eps()))
+        return Invalid(p + ".adam.eps", "must be finite and > 0");
+    }
+    if (o.has_sgd() && (!(o.sgd().momentum() >= 0) || !std::isfinite(o.sgd().momentum())))
+      return Invalid(p + ".sgd.momentum", "must be finite and >= 0");
     if (o.schedule().warmup_steps() < 0)
       return Invalid(p + ".schedule.warmup_steps", "must be >= 0");
     if (o.schedule().warmup_epochs() < 0)
@@ -266,8 +270,11 @@ Status Validate(const RunConfig& c) {
   if (ck.keep_last() < 2) return Invalid("checkpoint.keep_last", "must be >= 2");
   if (ck.keep_every() < 0) return Invalid("checkpoint.keep_every", "must be >= 0");
   if (c.logging().every_steps() < 1) return Invalid("logging.every_steps", "must be >= 1");
-  if (c.dist().first_bucket_mib() < 0 || c.dist().bucket_mib() < 0) {
-    return Invalid("dist", "bucket sizes must be >= 0");
+  for (auto [name, mib] :
+       {std::pair<const char*, double>{"dist.first_bucket_mib", c.dist().first_bucket_mib()},
+        {"dist.bucket_mib", c.dist().bucket_mib()}}) {
+    // 0: the default; at most 64 GiB (bytes must fit the communicators' counts).
+    if (!(mib >= 0 && mib <= 65536)) return Invalid(name, "must be in [0, 65536] MiB");
   }
   if (c.data().global_batch() % c.accumulation_steps() != 0) {
     return Invalid(

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "ckpt/files.h"
 #include "config/run_config.h"
 #include "data/commands.h"
 #include "data/prepare.h"
@@ -12,6 +11,7 @@
 #include "data/sources.h"
 #include "media/gif.h"
 #include "media/video_writer.h"
+#include "util/files.h"
 #include "util/flags.h"
 
 namespace fc::data {

@@ -16,7 +16,7 @@ extern "C" {
 #include <cstring>
 #include <mutex>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::data {
 namespace {
@@ -149,7 +149,7 @@ Result<at::Tensor> DecodeVideo(const std::string& path, const FrameOptions& o) {
   InitFfmpegLogging();
   FC_RETURN_IF_ERROR(CheckOptions(path, o));
   t_last_av_log.clear();
-  if (!ckpt::Exists(path)) return Status::NotFound(path + ": no such file");
+  if (!Exists(path)) return Status::NotFound(path + ": no such file");
   Decoder d;
   int ret = avformat_open_input(&d.fmt, path.c_str(), nullptr, nullptr);
   if (ret < 0) return Status::Corruption(path + ": cannot open: " + AvError(ret));
@@ -299,7 +299,7 @@ bool IsVideoFile(const std::string& name) {
 
 std::vector<std::string> ListFrameFiles(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& n : ckpt::ListDir(dir)) {
+  for (const auto& n : ListDir(dir)) {
     if (IsImageFile(n)) names.push_back(n);
   }
   std::sort(names.begin(), names.end(), NaturalLess);

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::data {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 // Reads a whole file, inflating it when it starts with the gzip magic (gzread passes plain files
 // through unchanged).
 Result<std::vector<uint8_t>> ReadAllMaybeGzip(const std::string& path) {
-  if (!ckpt::Exists(path)) return Status::NotFound(path + ": no such file");
+  if (!Exists(path)) return Status::NotFound(path + ": no such file");
   gzFile f = gzopen(path.c_str(), "rb");
   if (f == nullptr) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
   gzbuffer(f, 1 << 17);
@@ -147,17 +147,17 @@ Status WriteIdx(const std::string& path, const at::Tensor& data, bool gzip) {
     for (int k = 3; k >= 0; --k) bytes.push_back(static_cast<char>((s >> (8 * k)) & 0xff));
   }
   bytes.append(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), c.numel());
-  if (!gzip) return ckpt::WriteFileAtomic(path, bytes);
+  if (!gzip) return WriteFileAtomic(path, bytes);
   const std::string tmp = path + ".tmp";
   gzFile f = gzopen(tmp.c_str(), "wb6");
   if (f == nullptr) return Status::IoError(tmp + ": cannot create: " + std::strerror(errno));
   int n = bytes.empty() ? 0 : gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   int rc = gzclose(f);
   if (n != static_cast<int>(bytes.size()) || rc != Z_OK) {
-    (void)ckpt::RemoveFile(tmp);
+    (void)RemoveFile(tmp);
     return Status::IoError(tmp + ": gzip write failed");
   }
-  return ckpt::RenamePath(tmp, path);
+  return RenamePath(tmp, path);
 }
 
 }  // namespace fc::data

@@ -10,10 +10,10 @@
 #include <set>
 #include <thread>
 
-#include "ckpt/files.h"
 #include "data/prepared.h"
 #include "data/rng.h"
 #include "data/sampler.h"
+#include "util/files.h"
 #include "util/logging.h"
 
 namespace fc::data {
@@ -38,7 +38,7 @@ void Walk(const std::string& root, const std::string& rel,
           const std::function<void(const std::string&)>& visit) {
   visit(rel);
   const std::string dir = rel.empty() ? root : root + "/" + rel;
-  std::vector<std::string> names = ckpt::ListDir(dir);
+  std::vector<std::string> names = ListDir(dir);
   std::sort(names.begin(), names.end(), NaturalLess);
   for (const auto& n : names) {
     if (!n.empty() && n[0] == '.') continue;
@@ -93,7 +93,7 @@ Result<std::vector<Item>> Scan(const PrepareOptions& o) {
   } else if (o.format == "video") {
     Walk(o.input, "", [&](const std::string& rel) {
       const std::string dir = rel.empty() ? o.input : o.input + "/" + rel;
-      std::vector<std::string> names = ckpt::ListDir(dir);
+      std::vector<std::string> names = ListDir(dir);
       std::sort(names.begin(), names.end(), NaturalLess);
       for (const auto& n : names) {
         if (!IsVideoFile(n) || IsDir(dir + "/" + n)) continue;
@@ -142,7 +142,7 @@ Status AssignSplits(const PrepareOptions& o, std::vector<Item>* items) {
     for (int64_t i = range.first; i < range.second; ++i) test[i] = true;
   }
   if (!o.test_list.empty()) {
-    FC_ASSIGN_OR_RETURN(std::string text, ckpt::ReadSmallFile(o.test_list, 1 << 28));
+    FC_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(o.test_list, 1 << 28));
     std::map<std::string, int64_t> by_name;
     for (int64_t i = 0; i < n; ++i) by_name[(*items)[i].name] = i;
     size_t pos = 0;
@@ -324,7 +324,7 @@ Result<PrepareReport> Prepare(const PrepareOptions& o_in) {
     at::Tensor frames = r.value();
     if (writer == nullptr) {
       framecast::data::DatasetManifest base;
-      base.set_name(o.name.empty() ? ckpt::BaseName(o.output) : o.name);
+      base.set_name(o.name.empty() ? BaseName(o.output) : o.name);
       base.set_height(static_cast<int32_t>(frames.size(1)));
       base.set_width(static_cast<int32_t>(frames.size(2)));
       base.set_channels(static_cast<int32_t>(frames.size(3)));

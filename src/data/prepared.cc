@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "ckpt/crc32c.h"
+#include "util/crc32c.h"
 
 namespace fc::data {
 namespace {
@@ -61,13 +61,12 @@ Result<at::Tensor> PreparedSplit::Read(int64_t i, int64_t start, int64_t count,
   const int64_t span = (count - 1) * stride + 1;
   at::Tensor buf = at::empty({span, h_, w_, c_}, at::kByte);
   const uint64_t off = offset_[i] + static_cast<uint64_t>(start) * frame_bytes_;
-  FC_RETURN_IF_ERROR(
-      ckpt::ReadAt(frames_path_, fd_, off, buf.data_ptr<uint8_t>(), span * frame_bytes_));
+  FC_RETURN_IF_ERROR(ReadAt(frames_path_, fd_, off, buf.data_ptr<uint8_t>(), span * frame_bytes_));
   for (int64_t k = 0; k < count; ++k) {
     const int64_t f = start + k * stride;
     const uint8_t* p = buf.data_ptr<uint8_t>() + k * stride * frame_bytes_;
     const uint32_t want = crc_[first_[i] + f];
-    const uint32_t got = ckpt::Crc32c(p, frame_bytes_);
+    const uint32_t got = Crc32c(p, frame_bytes_);
     if (got != want) {
       return Status::Corruption(
           frames_path_ + ": sequence " + std::to_string(i) + " (" + names_[i] + ") frame " +
@@ -89,12 +88,12 @@ Status PreparedSplit::VerifyAll() const {
 
 Result<std::shared_ptr<const PreparedDataset>> PreparedDataset::Open(const std::string& dir) {
   const std::string mpath = dir + "/" + kManifestName;
-  if (!ckpt::Exists(dir)) return Status::NotFound(dir + ": no such prepared dataset folder");
-  if (!ckpt::Exists(mpath)) {
+  if (!Exists(dir)) return Status::NotFound(dir + ": no such prepared dataset folder");
+  if (!Exists(mpath)) {
     return Status::NotFound(mpath + ": missing (not a prepared dataset, or its prepare did not " +
                             "finish)");
   }
-  FC_ASSIGN_OR_RETURN(std::string text, ckpt::ReadSmallFile(mpath, 16 << 20));
+  FC_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(mpath, 16 << 20));
   auto ds = std::make_shared<PreparedDataset>();
   ds->dir_ = dir;
   google::protobuf::TextFormat::Parser parser;
@@ -118,21 +117,32 @@ Result<std::shared_ptr<const PreparedDataset>> PreparedDataset::Open(const std::
     s->w_ = m.width();
     s->c_ = m.channels();
     s->frame_bytes_ = static_cast<int64_t>(frame_bytes);
+    // The split's files are plain names inside the dataset directory: no '/', no "..".
+    for (auto [field, name] :
+         {std::pair<const char*, const std::string*>{"frames_file", &info.frames_file()},
+          {"index_file", &info.index_file()},
+          {"names_file", &info.names_file()}}) {
+      if (name->empty() || name->find('/') != std::string::npos || *name == "." || *name == ".." ||
+          name->find('\0') != std::string::npos) {
+        return Status::Corruption(mpath + ": splits[" + info.name() + "]." + field + " '" + *name +
+                                  "' is not a file name inside the dataset directory");
+      }
+    }
     s->frames_path_ = dir + "/" + info.frames_file();
     const std::string ipath = dir + "/" + info.index_file();
-    FC_ASSIGN_OR_RETURN(uint64_t fsize, ckpt::FileSize(s->frames_path_));
+    FC_ASSIGN_OR_RETURN(uint64_t fsize, FileSize(s->frames_path_));
     if (fsize != info.frames_bytes()) {
       return Status::Corruption(s->frames_path_ + ": " + std::to_string(fsize) + " bytes, " +
                                 kManifestName + " says " + std::to_string(info.frames_bytes()) +
                                 " (truncated or replaced)");
     }
-    FC_ASSIGN_OR_RETURN(std::string idx, ckpt::ReadSmallFile(ipath, uint64_t(1) << 34));
+    FC_ASSIGN_OR_RETURN(std::string idx, ReadSmallFile(ipath, uint64_t(1) << 34));
     if (idx.size() != info.index_bytes() || idx.size() < kHeaderBytes + 4) {
       return Status::Corruption(ipath + ": " + std::to_string(idx.size()) + " bytes, " +
                                 kManifestName + " says " + std::to_string(info.index_bytes()));
     }
     const uint32_t stored = GetU32(idx.data() + idx.size() - 4);
-    const uint32_t computed = ckpt::Crc32c(idx.data(), idx.size() - 4);
+    const uint32_t computed = Crc32c(idx.data(), idx.size() - 4);
     if (stored != computed) {
       return Status::Corruption(ipath + ": CRC-32C mismatch over bytes 0.." +
                                 std::to_string(idx.size() - 4) + " (stored " + Hex(stored) +
@@ -177,7 +187,7 @@ Result<std::shared_ptr<const PreparedDataset>> PreparedDataset::Open(const std::
     s->crc_.resize(nf);
     for (uint64_t f = 0; f < nf; ++f) s->crc_[f] = GetU32(crcs + 4 * f);
     const std::string npath = dir + "/" + info.names_file();
-    FC_ASSIGN_OR_RETURN(std::string names, ckpt::ReadSmallFile(npath, uint64_t(1) << 32));
+    FC_ASSIGN_OR_RETURN(std::string names, ReadSmallFile(npath, uint64_t(1) << 32));
     size_t pos = 0;
     while (pos < names.size()) {
       size_t nl = names.find('\n', pos);
@@ -213,7 +223,7 @@ Result<const PreparedSplit*> PreparedDataset::split(const std::string& name) con
 
 struct PreparedWriter::SplitState {
   std::string name;
-  std::unique_ptr<ckpt::WriteFile> frames;
+  std::unique_ptr<WriteFile> frames;
   std::string records, crcs, names;
   uint64_t num_frames = 0, num_sequences = 0;
   int64_t min_frames = 0, max_frames = 0;
@@ -222,7 +232,7 @@ struct PreparedWriter::SplitState {
 Result<std::unique_ptr<PreparedWriter>> PreparedWriter::Create(
     const std::string& dir, const framecast::data::DatasetManifest& base,
     const std::vector<std::string>& splits, bool overwrite) {
-  if (ckpt::Exists(dir) && !overwrite) {
+  if (Exists(dir) && !overwrite) {
     return Status::InvalidArgument(dir + ": already exists (pass --overwrite to replace it)");
   }
   if (base.height() < 1 || base.width() < 1 || (base.channels() != 1 && base.channels() != 3)) {
@@ -236,23 +246,22 @@ Result<std::unique_ptr<PreparedWriter>> PreparedWriter::Create(
   w->manifest_.set_format_version(1);
   w->manifest_.set_layout("THWC");
   w->manifest_.clear_splits();
-  if (ckpt::Exists(w->tmp_)) FC_RETURN_IF_ERROR(ckpt::RemoveTree(w->tmp_));
-  FC_RETURN_IF_ERROR(ckpt::MakeDirs(w->tmp_));
+  if (Exists(w->tmp_)) FC_RETURN_IF_ERROR(RemoveTree(w->tmp_));
+  FC_RETURN_IF_ERROR(MakeDirs(w->tmp_));
   for (const auto& name : splits) {
     auto s = std::make_unique<SplitState>();
     s->name = name;
-    FC_ASSIGN_OR_RETURN(ckpt::WriteFile f,
-                        ckpt::WriteFile::Create(w->tmp_ + "/" + name + ".frames"));
-    s->frames = std::make_unique<ckpt::WriteFile>(std::move(f));
+    FC_ASSIGN_OR_RETURN(WriteFile f, WriteFile::Create(w->tmp_ + "/" + name + ".frames"));
+    s->frames = std::make_unique<WriteFile>(std::move(f));
     w->splits_.push_back(std::move(s));
   }
   return w;
 }
 
 PreparedWriter::~PreparedWriter() {
-  if (!committed_ && !tmp_.empty() && ckpt::Exists(tmp_)) {
+  if (!committed_ && !tmp_.empty() && Exists(tmp_)) {
     splits_.clear();  // closes the files
-    (void)ckpt::RemoveTree(tmp_);
+    (void)RemoveTree(tmp_);
   }
 }
 
@@ -283,7 +292,7 @@ Status PreparedWriter::Add(const std::string& split, const at::Tensor& frames, i
   PutU64(&s->records, s->num_frames);
   PutU32(&s->records, static_cast<uint32_t>(t));
   PutU32(&s->records, static_cast<uint32_t>(static_cast<int32_t>(label)));
-  for (int64_t f = 0; f < t; ++f) PutU32(&s->crcs, ckpt::Crc32c(p + f * fb, fb));
+  for (int64_t f = 0; f < t; ++f) PutU32(&s->crcs, Crc32c(p + f * fb, fb));
   FC_RETURN_IF_ERROR(s->frames->Append(p, t * fb));
   s->names += name + "\n";
   s->min_frames = s->num_sequences == 0 ? t : std::min(s->min_frames, t);
@@ -303,9 +312,9 @@ Status PreparedWriter::Commit() {
     PutU64(&idx, fb);
     idx += s->records;
     idx += s->crcs;
-    PutU32(&idx, ckpt::Crc32c(idx.data(), idx.size()));
-    FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(tmp_ + "/" + s->name + ".index", idx));
-    FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(tmp_ + "/" + s->name + ".names", s->names));
+    PutU32(&idx, Crc32c(idx.data(), idx.size()));
+    FC_RETURN_IF_ERROR(WriteFileAtomic(tmp_ + "/" + s->name + ".index", idx));
+    FC_RETURN_IF_ERROR(WriteFileAtomic(tmp_ + "/" + s->name + ".names", s->names));
     auto* info = manifest_.add_splits();
     info->set_name(s->name);
     info->set_frames_file(s->name + ".frames");
@@ -324,18 +333,18 @@ Status PreparedWriter::Commit() {
   manifest_.set_framecast_version(FRAMECAST_VERSION);
   std::string text;
   google::protobuf::TextFormat::PrintToString(manifest_, &text);
-  FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(tmp_ + "/" + kManifestName, text));
-  FC_RETURN_IF_ERROR(ckpt::SyncDir(tmp_));
+  FC_RETURN_IF_ERROR(WriteFileAtomic(tmp_ + "/" + kManifestName, text));
+  FC_RETURN_IF_ERROR(SyncDir(tmp_));
   std::string old;
-  if (ckpt::Exists(dir_)) {
+  if (Exists(dir_)) {
     if (!overwrite_) return Status::InvalidArgument(dir_ + ": appeared during prepare");
     old = dir_ + ".old-" + std::to_string(::getpid());
-    FC_RETURN_IF_ERROR(ckpt::RenamePath(dir_, old));
+    FC_RETURN_IF_ERROR(RenamePath(dir_, old));
   }
-  FC_RETURN_IF_ERROR(ckpt::RenamePath(tmp_, dir_));
-  FC_RETURN_IF_ERROR(ckpt::SyncDir(ckpt::DirName(dir_)));
+  FC_RETURN_IF_ERROR(RenamePath(tmp_, dir_));
+  FC_RETURN_IF_ERROR(SyncDir(DirName(dir_)));
   committed_ = true;
-  if (!old.empty()) FC_RETURN_IF_ERROR(ckpt::RemoveTree(old));
+  if (!old.empty()) FC_RETURN_IF_ERROR(RemoveTree(old));
   return Status::Ok();
 }
 

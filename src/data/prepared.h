@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "ckpt/files.h"
 #include "data/dataset.pb.h"
+#include "util/files.h"
 #include "util/status.h"
 
 namespace fc::data {

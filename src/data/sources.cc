@@ -4,11 +4,11 @@
 
 #include <cctype>
 
-#include "ckpt/files.h"
 #include "data/idx.h"
 #include "data/moving_mnist.h"
 #include "data/prepared.h"
 #include "data/rng.h"
+#include "util/files.h"
 #include "util/logging.h"
 
 namespace fc::data {
@@ -25,10 +25,11 @@ Result<ClipBatch> ReadClips(const ClipSource& source, int64_t begin, int64_t end
     labels.push_back(clip.label);
   }
   ClipBatch b;
-  b.frames = frames.empty() ? at::empty({0, clip_length, source.channels(), source.image_size(),
-                                         source.image_size()},
-                                        at::kByte)
-                            : at::stack(frames);
+  b.frames =
+      frames.empty()
+          ? at::empty({0, clip_length, source.channels(), source.image_size(), source.image_size()},
+                      at::kByte)
+          : at::stack(frames);
   b.labels = at::tensor(labels, at::kLong);
   return b;
 }
@@ -297,7 +298,7 @@ Status ValidateData(const DataConfig& c, bool check_files) {
                                                                 {"train_labels", &m.train_labels()},
                                                                 {"test_labels", &m.test_labels()}};
     for (const auto& [name, path] : files) {
-      if (check_files && !path->empty() && !ckpt::Exists(*path)) {
+      if (check_files && !path->empty() && !Exists(*path)) {
         return Invalid(f + name, *path + ": no such file" +
                                      (path->rfind("/usr/share/datasets/fashion-mnist", 0) == 0
                                           ? " (install Debian's dataset-fashion-mnist: "
@@ -314,7 +315,7 @@ Status ValidateData(const DataConfig& c, bool check_files) {
   if (c.has_clips()) {
     const auto& cl = c.clips();
     if (cl.path().empty()) return Invalid("data.clips.path", "required (a prepared dataset)");
-    if (check_files && !ckpt::Exists(cl.path() + "/" + kManifestName)) {
+    if (check_files && !Exists(cl.path() + "/" + kManifestName)) {
       return Invalid("data.clips.path", cl.path() + "/" + kManifestName +
                                             ": missing (run `framecast data prepare` first)");
     }

@@ -180,6 +180,7 @@ void Watchdog::Expire(int64_t seq, const std::string& what, double waited_s, boo
   for (auto& a : actions) a();
   std::fflush(stdout);
   std::fflush(stderr);
+  RecordExitStatus(kWatchdogExitCode);  // launch/run.sh: mpirun may report its own status
   std::_Exit(kWatchdogExitCode);
 }
 

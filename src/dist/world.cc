@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -89,6 +90,31 @@ Status World::Discover(const WorldOptions& options) {
   } else {
     launcher_ = size_ == 1 ? "singleton" : "mpirun";
   }
+  if (size_ == 1) {
+    // Launchers framecast does not speak (torchrun, accelerate, deepspeed: WORLD_SIZE/RANK; MPICH
+    // hydra, Intel MPI: PMI_SIZE/PMI_RANK; MVAPICH) start independent one-rank runs that would
+    // share a run directory. Refuse them.
+    for (const char* var : {"WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE"}) {
+      const int64_t n = EnvInt(var, -1);
+      if (n > 1) {
+        return Status::InvalidArgument(
+            std::string(var) + "=" + std::to_string(n) +
+            " says this is one of several ranks, but MPI sees a world of 1: framecast's ranks are "
+            "MPI processes; launch with `mpirun -np N framecast ...`, `srun --mpi=pmix "
+            "framecast ...` or launch/run.sh -np N");
+      }
+    }
+    for (const char* var : {"RANK", "LOCAL_RANK", "PMI_RANK", "PMIX_RANK"}) {
+      const int64_t r = EnvInt(var, -1);
+      if (r > 0) {
+        return Status::InvalidArgument(
+            std::string(var) + "=" + std::to_string(r) +
+            " but MPI sees a world of 1 (rank 0): framecast's ranks are MPI processes; launch "
+            "with `mpirun -np N framecast ...`, `srun --mpi=pmix framecast ...` or launch/run.sh "
+            "-np N");
+      }
+    }
+  }
   return Status::Ok();
 }
 
@@ -150,6 +176,29 @@ Status World::AgreeOnStatus(const Status& local, const std::string& what) const 
   }
   if (failures.empty()) return Status::Ok();
   return Status::Aborted(failures);
+}
+
+std::vector<std::string> World::GatherToRoot(const std::string& mine) const {
+  constexpr int kMax = 4096;
+  std::string padded = mine.substr(0, kMax);
+  const int n = static_cast<int>(padded.size());
+  padded.resize(kMax, '\0');
+  std::vector<int> lengths(rank_ == 0 ? size_ : 0);
+  MPI_Gather(&n, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, comm_);
+  std::vector<char> all(rank_ == 0 ? static_cast<size_t>(size_) * kMax : 0);
+  MPI_Gather(padded.data(), kMax, MPI_CHAR, all.data(), kMax, MPI_CHAR, 0, comm_);
+  std::vector<std::string> out;
+  for (int r = 0; r < static_cast<int>(lengths.size()); ++r)
+    out.emplace_back(all.data() + static_cast<size_t>(r) * kMax, static_cast<size_t>(lengths[r]));
+  return out;
+}
+
+std::string MpiLibraryVersion() {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int n = 0;
+  MPI_Get_library_version(mpi, &n);
+  std::string v(mpi, static_cast<size_t>(std::max(0, n)));
+  return v.substr(0, v.find_first_of(",\n"));
 }
 
 }  // namespace fc::dist

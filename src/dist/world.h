@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -58,6 +59,9 @@ class World {
   // Collective. Returns OK on every rank iff `local` is OK on every rank; otherwise every rank gets
   // Aborted("rank R (host H) <what>: <message>; ...") naming all failed ranks.
   Status AgreeOnStatus(const Status& local, const std::string& what) const;
+  // Collective: every rank's `mine` (at most 4096 bytes), in rank order on rank 0; empty
+  // elsewhere.
+  std::vector<std::string> GatherToRoot(const std::string& mine) const;
 
  private:
   World() = default;
@@ -72,5 +76,8 @@ class World {
   int device_index_ = -1;
   int visible_gpus_ = 0;
 };
+
+// The MPI library's version line (MPI_Get_library_version, up to its first comma or newline).
+std::string MpiLibraryVersion();
 
 }  // namespace fc::dist

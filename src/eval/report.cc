@@ -10,8 +10,8 @@
 #include <sstream>
 #include <type_traits>
 
-#include "ckpt/files.h"
 #include "media/png.h"
+#include "util/files.h"
 #include "util/json.h"
 
 namespace fc::eval {
@@ -443,10 +443,10 @@ std::string ReportJson(const EvalReport& report) {
 }
 
 Status WriteReport(const EvalReport& report, const std::string& dir) {
-  FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
-  FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(dir + "/report.json", ReportJson(report)));
-  FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(dir + "/curves.csv", CurvesCsv(report)));
-  FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(dir + "/table.txt", FormatTable(report)));
+  FC_RETURN_IF_ERROR(MakeDirs(dir));
+  FC_RETURN_IF_ERROR(WriteFileAtomic(dir + "/report.json", ReportJson(report)));
+  FC_RETURN_IF_ERROR(WriteFileAtomic(dir + "/curves.csv", CurvesCsv(report)));
+  FC_RETURN_IF_ERROR(WriteFileAtomic(dir + "/table.txt", FormatTable(report)));
   const char* names[] = {"psnr", "ssim", "lpips"};
   for (int k = 0; k < 3; ++k) {
     LinePlot plot;
@@ -487,9 +487,11 @@ std::string FormatGenerationTable(const GenerationReport& r) {
   }
   const int64_t clips = r.rows.empty() ? 0 : r.rows.front().clips;
   out += "(" + std::to_string(clips) + " clips per row, " + r.levels + "; IS, FID and class " +
-         "accuracy on every frame by " + r.classifier + (r.classifier_note.empty() ? "" : " (" + r.classifier_note + ")") +
-         ", IS over " + std::to_string(r.splits) + " split(s); FID and FVD against the real clips; FVD: " +
-         (r.i3d_path.empty() ? "no I3D TorchScript (eval.i3d_torchscript)" : "I3D " + r.i3d_path) + ")\n";
+         "accuracy on every frame by " + r.classifier +
+         (r.classifier_note.empty() ? "" : " (" + r.classifier_note + ")") + ", IS over " +
+         std::to_string(r.splits) + " split(s); FID and FVD against the real clips; FVD: " +
+         (r.i3d_path.empty() ? "no I3D TorchScript (eval.i3d_torchscript)" : "I3D " + r.i3d_path) +
+         ")\n";
   return out;
 }
 
@@ -520,9 +522,9 @@ std::string GenerationReportJson(const GenerationReport& r) {
 }
 
 Status WriteGenerationReport(const GenerationReport& report, const std::string& dir) {
-  FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
-  FC_RETURN_IF_ERROR(ckpt::WriteFileAtomic(dir + "/report.json", GenerationReportJson(report)));
-  return ckpt::WriteFileAtomic(dir + "/table.txt", FormatGenerationTable(report));
+  FC_RETURN_IF_ERROR(MakeDirs(dir));
+  FC_RETURN_IF_ERROR(WriteFileAtomic(dir + "/report.json", GenerationReportJson(report)));
+  return WriteFileAtomic(dir + "/table.txt", FormatGenerationTable(report));
 }
 
 }  // namespace fc::eval

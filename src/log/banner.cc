@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -39,11 +40,7 @@ VersionInfo CurrentVersions() {
   VersionInfo v;
   v.framecast = FRAMECAST_VERSION;
   v.libtorch = TORCH_VERSION;
-  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
-  int n = 0;
-  MPI_Get_library_version(mpi, &n);
-  v.mpi.assign(mpi, static_cast<size_t>(std::max(0, n)));
-  v.mpi = v.mpi.substr(0, v.mpi.find_first_of(",\n"));
+  v.mpi = dist::MpiLibraryVersion();
 #ifdef FRAMECAST_WITH_CUDA
   int runtime = 0, driver = 0;
   if (cudaRuntimeGetVersion(&runtime) == cudaSuccess && runtime > 0)
@@ -65,19 +62,14 @@ std::string FormatVersions(const VersionInfo& v) {
 }
 
 std::vector<RankPlace> GatherPlaces(const dist::World& world) {
-  constexpr int kHost = 64;
-  struct Packed {
-    char host[kHost];
-    int device;
-  };
-  Packed mine{};
-  std::strncpy(mine.host, world.host().c_str(), kHost - 1);
-  mine.device = world.device_index();
-  std::vector<Packed> all(world.rank() == 0 ? world.size() : 0);
-  MPI_Gather(&mine, sizeof(Packed), MPI_BYTE, all.data(), sizeof(Packed), MPI_BYTE, 0,
-             world.comm());
+  // "<device>\t<host>" per rank.
+  const auto all =
+      world.GatherToRoot(std::to_string(world.device_index()) + "\t" + world.host().substr(0, 255));
   std::vector<RankPlace> places;
-  for (const auto& p : all) places.push_back({std::string(p.host), p.device});
+  for (const auto& p : all) {
+    const size_t tab = p.find('\t');
+    places.push_back({p.substr(tab + 1), std::atoi(p.substr(0, tab).c_str())});
+  }
   return places;
 }
 

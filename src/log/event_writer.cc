@@ -6,9 +6,9 @@
 #include <chrono>
 #include <cstring>
 
-#include "ckpt/files.h"
 #include "log/event.pb.h"
 #include "log/tfrecord.h"
+#include "util/files.h"
 
 namespace fc::log {
 namespace {
@@ -34,17 +34,15 @@ std::string EventFileName(int64_t unix_seconds, const std::string& host, int pid
 
 Result<std::unique_ptr<EventWriter>> EventWriter::Open(const std::string& dir,
                                                        const EventWriterOptions& options) {
-  FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
+  FC_RETURN_IF_ERROR(MakeDirs(dir));
   std::unique_ptr<EventWriter> w(new EventWriter());
   w->options_ = options;
   const double now = WallSeconds();
   w->path_ = dir + "/" + EventFileName(static_cast<int64_t>(now), HostName(), getpid());
   // A second writer of this process within the same second gets a file of its own.
   const std::string base = w->path_;
-  for (int i = 1; ckpt::Exists(w->path_); ++i) w->path_ = base + "." + std::to_string(i);
-  w->file_ = std::fopen(w->path_.c_str(), "ab");
-  if (w->file_ == nullptr)
-    return Status::IoError("cannot create " + w->path_ + ": " + std::strerror(errno));
+  for (int i = 1; Exists(w->path_); ++i) w->path_ = base + "." + std::to_string(i);
+  FC_ASSIGN_OR_RETURN(w->file_, OpenForAppend(w->path_));
   w->last_flush_ = SteadySeconds();
   framecast::tb::Event first;
   first.set_wall_time(now);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/files.h"
 #include "util/json.h"
 
 namespace fc::log {
@@ -98,9 +99,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseFlatJson(const std
 Result<std::unique_ptr<MetricsLog>> MetricsLog::Open(const std::string& path) {
   std::unique_ptr<MetricsLog> m(new MetricsLog());
   m->path_ = path;
-  m->file_ = std::fopen(path.c_str(), "a");
-  if (m->file_ == nullptr)
-    return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
+  FC_ASSIGN_OR_RETURN(m->file_, OpenForAppend(path));
   return m;
 }
 

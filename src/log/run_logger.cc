@@ -6,11 +6,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ckpt/files.h"
 #include "config/run_config.h"
 #include "log/banner.h"
 #include "log/console.h"
 #include "media/png.h"
+#include "util/files.h"
 #include "util/logging.h"
 #include "util/torch_status.h"
 
@@ -41,10 +41,9 @@ Result<std::unique_ptr<RunLogger>> RunLogger::Open(const framecast::RunConfig& c
   l->sample_clips_ = lc.sample_clips() > 0 ? lc.sample_clips() : 4;
   l->sample_fps_ = lc.sample_fps() > 0 ? lc.sample_fps() : 4;
 
-  FC_RETURN_IF_ERROR(ckpt::MakeDirs(run_dir + "/logs"));
+  FC_RETURN_IF_ERROR(MakeDirs(run_dir + "/logs"));
   const std::string log_path = run_dir + "/logs/rank" + std::to_string(world.rank()) + ".log";
-  if (!OpenLogFile(log_path))
-    return Status::IoError("cannot open " + log_path + ": " + std::strerror(errno));
+  FC_RETURN_IF_ERROR(OpenLogFile(log_path));
   // Ranks other than 0 print no info lines on the console; their file starts with their place.
   if (l->rank_ != 0) LogInfo("run " + config.name() + " in " + run_dir + ": " + world.Describe());
   if (l->rank_ == 0) {

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "ckpt/files.h"
 #include "media/gif.h"
 #include "media/video_writer.h"
+#include "util/files.h"
 #include "util/torch_status.h"
 
 namespace fc::log {
@@ -49,7 +49,7 @@ Status WriteSampleVideos(const std::string& dir, const std::string& stem, const 
                          int fps) {
   if (grid.tiles.empty())
     return Status::InvalidArgument("sample grid '" + grid.name + "' is empty");
-  FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
+  FC_RETURN_IF_ERROR(MakeDirs(dir));
   at::Tensor video;
   FC_TRY_TORCH(video = media::TileClips(grid.tiles, std::max(1, grid.columns)));
   FC_RETURN_IF_ERROR(media::WriteGif(dir + "/" + stem + ".gif", video, fps));

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "ckpt/crc32c.h"
+#include "util/crc32c.h"
 
 namespace fc::log {
 namespace {
@@ -21,7 +21,7 @@ uint64_t GetLe(const std::string& s, size_t at, int bytes) {
 }  // namespace
 
 uint32_t MaskedCrc32c(const void* data, size_t n) {
-  const uint32_t crc = ckpt::Crc32c(data, n);
+  const uint32_t crc = Crc32c(data, n);
   return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 

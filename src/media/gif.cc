@@ -6,7 +6,7 @@
 #include <cmath>
 #include <map>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::media {
 namespace {
@@ -223,7 +223,7 @@ Result<std::string> EncodeGif(const at::Tensor& frames_in, int fps) {
 Status WriteGif(const std::string& path, const at::Tensor& frames, int fps) {
   auto bytes = EncodeGif(frames, fps);
   if (!bytes.ok()) return bytes.status().WithContext(path);
-  return ckpt::WriteFileAtomic(path, bytes.value());
+  return WriteFileAtomic(path, bytes.value());
 }
 
 at::Tensor TileClips(const std::vector<at::Tensor>& clips, int columns) {

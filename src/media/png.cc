@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::media {
 namespace {
@@ -80,7 +80,7 @@ Result<std::string> EncodePng(const at::Tensor& hwc_uint8) {
 Status WritePng(const std::string& path, const at::Tensor& hwc_uint8) {
   auto bytes = EncodePng(hwc_uint8);
   if (!bytes.ok()) return bytes.status().WithContext(path);
-  return ckpt::WriteFileAtomic(path, bytes.value());
+  return WriteFileAtomic(path, bytes.value());
 }
 
 }  // namespace fc::media

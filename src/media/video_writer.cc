@@ -12,7 +12,7 @@ extern "C" {
 
 #include <mutex>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::media {
 namespace {
@@ -157,19 +157,19 @@ Status WriteMp4(const std::string& path, const at::Tensor& frames_in, int fps) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + ".mp4";
   Status s = Encode(path, tmp, frames_in.contiguous(), fps);
   if (!s.ok()) {
-    if (ckpt::Exists(tmp)) (void)ckpt::RemoveFile(tmp);
+    if (Exists(tmp)) (void)RemoveFile(tmp);
     return s;
   }
   {
     // fsync the file before the rename so a crash never leaves a renamed but empty file.
-    auto fd = ckpt::OpenForRead(tmp);
+    auto fd = OpenForRead(tmp);
     if (fd.ok()) {
       ::fsync(fd.value());
       ::close(fd.value());
     }
   }
-  FC_RETURN_IF_ERROR(ckpt::RenamePath(tmp, path));
-  return ckpt::SyncDir(ckpt::DirName(path));
+  FC_RETURN_IF_ERROR(RenamePath(tmp, path));
+  return SyncDir(DirName(path));
 }
 
 }  // namespace fc::media

@@ -16,8 +16,11 @@ int ModelCommand(int argc, char** argv, int first);
 // (train/eval_command.cc).
 int EvalCommand(int argc, char** argv, int first);
 
-// framecast sample RUN_DIR --num N --out FILE: full-length samples of a CVG run's trained cascade
-// from its newest checkpoint, as an MP4 grid and a GIF grid (train/sample_command.cc).
+// framecast sample RUN_DIR --num N --out FILE: samples of a run's newest checkpoint through its
+// family, as an MP4 grid and a GIF grid (train/sample_command.cc).
 int SampleCommand(int argc, char** argv, int first);
+
+// framecast runs list DIR: the run directories under DIR and where each stands (train/runs_list.h).
+int RunsCommand(int argc, char** argv, int first);
 
 }  // namespace fc::train

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "ckpt/checkpoint.h"
-#include "ckpt/files.h"
 #include "config/run_config.h"
 #include "data/rng.h"
 #include "data/sources.h"
@@ -23,6 +22,7 @@
 #include "train/commands.h"
 #include "train/cvg_family.h"
 #include "train/run.h"
+#include "util/files.h"
 #include "util/flags.h"
 #include "util/logging.h"
 #include "util/torch_status.h"
@@ -174,10 +174,10 @@ Result<std::unique_ptr<eval::TorchScriptClassifier>> RunClassifier(
   if (path->empty()) {
     *path = run_dir + "/classifier.pt";
     Status made;
-    if (comm->rank() == 0 && !ckpt::Exists(*path)) {
+    if (comm->rank() == 0 && !Exists(*path)) {
       LogInfo("no eval.classifier_torchscript: training framecast's frame classifier into " +
               *path + " (once per run directory)");
-      made = ckpt::MakeDirs(run_dir);
+      made = MakeDirs(run_dir);
       ClassifierTrainOptions co;
       co.steps = steps;
       if (made.ok()) made = TrainFrameClassifier(c, *path, co).status();
@@ -340,7 +340,7 @@ Result<double> TrainFrameClassifier(const framecast::RunConfig& c, const std::st
   return acc;
 }
 
-Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::World& world) {
+Status RunCvgEval(const framecast::RunConfig& c, const EvalRequest& a, dist::World& world) {
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
   const int rank = world.rank();
   const auto& d = c.data();
@@ -395,7 +395,7 @@ Status RunCvgEval(const framecast::RunConfig& c, const CvgEvalArgs& a, dist::Wor
   const std::vector<at::Tensor>& fake = drawn.levels;
   const at::Tensor fake_y = drawn.labels;
   Drawn base_drawn;
-  if (a.untrained_baseline) {
+  if (a.baselines) {
     FC_ASSIGN_OR_RETURN(base_drawn, DrawSamples(*untrained, done, share, a.batch, c.seed()));
   }
   const std::vector<at::Tensor>& base = base_drawn.levels;
@@ -506,8 +506,8 @@ int TrainClassifierCommand(int argc, char** argv, int first) {
     return 1;
   }
   const std::string out = flags.Str("out");
-  const std::string dir = ckpt::DirName(out);
-  if (!dir.empty() && dir != "." && !ckpt::Exists(dir)) {
+  const std::string dir = DirName(out);
+  if (!dir.empty() && dir != "." && !Exists(dir)) {
     LogError(out + ": directory " + dir + " does not exist");
     return 1;
   }

@@ -20,17 +20,15 @@
 #include "dist/world.h"
 #include "proto/config.pb.h"
 #include "train/cvg_family.h"
+#include "train/family.h"
 #include "util/status.h"
 
 namespace fc::train {
 
-struct CvgEvalArgs {
-  std::string config_path, step_dir, out_dir;
-  int64_t sequences = 0, batch = 16;
-  bool untrained_baseline = true;
-  int64_t classifier_steps = 1500;  // when RUN_DIR/classifier.pt must first be trained
-};
-Status RunCvgEval(const framecast::RunConfig& config, const CvgEvalArgs& args, dist::World& world);
+// `framecast eval` of a cascade (CvgFamily().Eval): request.baselines adds the untrained
+// generator's row; request.classifier_steps when RUN_DIR/classifier.pt must first be trained.
+Status RunCvgEval(const framecast::RunConfig& config, const EvalRequest& request,
+                  dist::World& world);
 
 // Evaluation during training (eval.every_steps) of the level a cascade stage trains: the cascade
 // of levels 1..stage+1 (the last one in eval mode at its training length, as the sample previews

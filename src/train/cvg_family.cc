@@ -5,14 +5,17 @@
 #include <chrono>
 #include <optional>
 
+#include "ckpt/checkpoint.h"
 #include "data/rng.h"
 #include "dist/sync_batch_norm.h"
+#include "models/cvg/config.h"
 #include "models/cvg/loss.h"
 #include "models/cvg/pyramid.h"
 #include "models/cvg/upscale_generator.h"
 #include "nn/init.h"
 #include "nn/standing_stats.h"
 #include "train/cvg_eval.h"
+#include "train/family.h"
 #include "train/schedule.h"
 #include "util/torch_status.h"
 
@@ -457,7 +460,12 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     r.scalars.emplace_back("grad_norm_d", grad_norm_d);
     r.scalars.emplace_back("grad_norm_g", grad_norm_g);
   }
-  r.details = {{"time/loader_wait_ms", loader_wait_ms}, {"time/grad_sync_wait_ms", sync_wait_ms}};
+  r.details = {{"time/loader_wait_ms", loader_wait_ms},
+               {"time/grad_sync_wait_ms", sync_wait_ms},
+               // data.skip_corrupt: corrupt clips skipped so far (x ranks: the rank average is the
+               // run's total).
+               {"data/skipped_clips", static_cast<double>(loader_ ? loader_->skipped() : 0) *
+                                          (comm_ ? comm_->size() : 1)}};
   return r;
 }
 
@@ -619,64 +627,6 @@ Status CvgReplica::LoadReplicatedState(const TensorMap& from) {
   return Status::Ok();
 }
 
-namespace {
-
-class CvgFamily : public Trainer {
- public:
-  CvgFamily(std::unique_ptr<CvgReplica> r, const framecast::RunConfig& config, at::Device device,
-            dist::Communicator* comm)
-      : replica_(std::move(r)), config_(config), device_(device), comm_(comm) {}
-  std::string family() const override { return "cvg"; }
-  std::string Describe() const override { return replica_->Describe(); }
-  Status Seek(int stage, int64_t, int64_t global_step) override {
-    return replica_->Seek(stage, global_step);
-  }
-  Result<StepReport> Step(int stage, int64_t step, int64_t global_step) override {
-    return replica_->Step(stage, step, global_step);
-  }
-  Status EndStage(int stage) override { return replica_->EndStage(stage); }
-  Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override {
-    return replica_->ReplicatedState();
-  }
-  std::vector<std::string> ReplicatedStateNames(const Manifest& m) override {
-    return replica_->ReplicatedStateNames(m);
-  }
-  Status LoadReplicatedState(const TensorMap& from) override {
-    return replica_->LoadReplicatedState(from);
-  }
-  // Stage k trains level k alone; the frozen levels' state (their optimizers included) is not
-  // copied by the step guard.
-  Result<std::vector<ckpt::NamedTensor>> StepState(int stage) override {
-    return replica_->LevelState(stage);
-  }
-  Status LoadStepState(int stage, const TensorMap& from) override {
-    return replica_->LoadLevelState(stage, from);
-  }
-  Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) override {
-    return replica_->Samples(stage, clips, seed);
-  }
-  std::vector<EvalMetric> EvalMetrics(int) const override {
-    return CvgTrainingEval::Metrics(config_);
-  }
-  Status PrepareEval(const std::string& run_dir) override {
-    FC_ASSIGN_OR_RETURN(eval_, CvgTrainingEval::Create(config_, run_dir, device_, comm_));
-    return Status::Ok();
-  }
-  Result<std::vector<double>> Evaluate(int stage) override {
-    if (!eval_) return Status::Internal("CvgFamily::Evaluate before PrepareEval");
-    return eval_->Evaluate(*replica_, stage);
-  }
-
- private:
-  std::unique_ptr<CvgReplica> replica_;
-  framecast::RunConfig config_;
-  at::Device device_ = at::kCPU;
-  dist::Communicator* comm_ = nullptr;
-  std::unique_ptr<CvgTrainingEval> eval_;
-};
-
-}  // namespace
-
 int FinishedLevels(const framecast::ckpt::Manifest& manifest, const framecast::RunConfig& config) {
   int done = 0;
   while (done < manifest.stages_size() &&
@@ -685,61 +635,108 @@ int FinishedLevels(const framecast::ckpt::Manifest& manifest, const framecast::R
   return std::min(done, config.model().cvg().levels_size());
 }
 
-Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const RunConfig& config, const dist::World& world,
-                                                dist::Communicator* comm) {
-  CvgReplicaOptions o;
-  if (world.device_kind() == dist::DeviceKind::kCuda)
-    o.device = at::Device(at::kCUDA, world.device_index());
-  FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, comm, o));
-  return std::unique_ptr<Trainer>(new CvgFamily(std::move(replica), config, o.device, comm));
+CvgReplica::~CvgReplica() = default;
+
+std::vector<EvalMetric> CvgReplica::EvalMetrics(int) const {
+  return CvgTrainingEval::Metrics(config_);
 }
 
-Status ValidateCvgData(const RunConfig& c) {
-  if (!c.model().has_cvg()) return Status::Ok();
-  const auto& cvg = c.model().cvg();
-  if (cvg.levels_size() == 0) return Status::Ok();  // ValidateCvg reports it
-  const auto& last = cvg.levels(cvg.levels_size() - 1);
-  const auto& d = c.data();
-  if (d.has_procedural_blobs())
-    return Status::InvalidArgument(
-        "data: the cvg family needs video clips (moving_mnist or clips)");
-  const int64_t len = d.context_frames() + d.predicted_frames();
-  if (len != last.frames()) {
-    return Status::InvalidArgument(
-        "data.predicted_frames=" + std::to_string(d.predicted_frames()) +
-        ": CVG clips are the last level's full length (model.cvg.levels[" +
-        std::to_string(cvg.levels_size() - 1) + "].frames = " + std::to_string(last.frames()) +
-        ", with data.context_frames " + std::to_string(d.context_frames()) + ")");
-  }
-  for (int i = 0; i < cvg.levels_size(); ++i) {
-    if (last.frame_skip() < 1 || cvg.levels(i).frame_skip() % last.frame_skip() != 0) {
-      return Status::InvalidArgument("model.cvg.levels[" + std::to_string(i) +
-                                     "].frame_skip=" + std::to_string(cvg.levels(i).frame_skip()) +
-                                     ": not a multiple of the last level's frame skip");
-    }
-  }
-  if (d.has_moving_mnist()) {
-    const auto& mm = d.moving_mnist();
-    if (cvg.image_channels() != 1)
-      return Status::InvalidArgument("model.cvg.image_channels: Moving MNIST clips have 1 channel");
-    if (mm.image_size() != last.resolution()) {
-      return Status::InvalidArgument(
-          "data.moving_mnist.image_size=" + std::to_string(mm.image_size()) +
-          ": the last cascade level's resolution is " + std::to_string(last.resolution()));
-    }
-    if (cvg.num_classes() > 0 && (mm.num_digits() != 1 || cvg.num_classes() > 10)) {
-      return Status::InvalidArgument(
-          "model.cvg.num_classes=" + std::to_string(cvg.num_classes()) +
-          ": class-conditional Moving MNIST needs num_digits 1 (the item's label is the class) "
-          "and at most 10 classes");
-    }
-  }
-  if (d.has_clips() && d.clips().image_size() != 0 && d.clips().image_size() != last.resolution()) {
-    return Status::InvalidArgument(
-        "data.clips.image_size=" + std::to_string(d.clips().image_size()) +
-        ": the last cascade level's resolution is " + std::to_string(last.resolution()));
-  }
+Status CvgReplica::PrepareEval(const std::string& run_dir) {
+  FC_ASSIGN_OR_RETURN(eval_, CvgTrainingEval::Create(config_, run_dir, options_.device, comm_));
   return Status::Ok();
+}
+
+Result<std::vector<double>> CvgReplica::Evaluate(int stage) {
+  if (!eval_) return Status::Internal("CvgReplica::Evaluate before PrepareEval");
+  return eval_->Evaluate(*this, stage);
+}
+
+namespace {
+
+const char* const kFashionNames[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+class CvgFamilyImpl : public Family {
+ public:
+  std::string name() const override { return "cvg"; }
+  framecast::ModelConfig::FamilyCase config_case() const override {
+    return framecast::ModelConfig::kCvg;
+  }
+  void ApplyDefaults(RunConfig* c) const override { (void)models::cvg::ApplyCvgRunDefaults(c); }
+  Status ValidateModel(const RunConfig& c) const override {
+    framecast::CvgConfig defaulted = c.model().cvg();
+    FC_RETURN_IF_ERROR(models::cvg::ApplyCvgDefaults(&defaulted));
+    return models::cvg::ValidateCvg(defaulted);
+  }
+  Status Validate(const RunConfig& c) const override {
+    FC_RETURN_IF_ERROR(models::cvg::ValidateCvgRun(c));
+    return models::cvg::ValidateCvgData(c);
+  }
+  PerformanceSupport performance() const override { return {true, true, false}; }
+  Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
+                                               dist::Communicator* comm) const override {
+    CvgReplicaOptions o;
+    if (world.device_kind() == dist::DeviceKind::kCuda)
+      o.device = at::Device(at::kCUDA, world.device_index());
+    o.keyed_noise = config.dist().keyed_noise();
+    FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, comm, o));
+    return std::unique_ptr<Trainer>(std::move(replica));
+  }
+  Result<std::string> Summary(const RunConfig& config) const override {
+    framecast::CvgConfig defaulted = config.model().cvg();
+    FC_RETURN_IF_ERROR(models::cvg::ApplyCvgDefaults(&defaulted));
+    std::string text;
+    FC_TRY_TORCH(text = models::cvg::ParameterSummary(defaulted));
+    return text;
+  }
+  Status Eval(const RunConfig& config, const EvalRequest& request,
+              dist::World& world) const override {
+    return RunCvgEval(config, request, world);
+  }
+  // The whole trained cascade (finished levels only) at full length; class-conditional runs draw
+  // class i % num_classes for sample i.
+  Result<SampleResult> Sample(const RunConfig& config, const Manifest& manifest,
+                              const SampleRequest& r) const override {
+    const int done = FinishedLevels(manifest, config);
+    if (done == 0)
+      return Status::InvalidArgument(r.step_dir + ": level 1 has not finished training yet");
+    FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(r.step_dir, manifest, {}));
+    CvgReplicaOptions o;
+    o.with_data = false;
+    FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, nullptr, o));
+    FC_RETURN_IF_ERROR(replica->LoadReplicatedState(tensors).WithContext(r.step_dir));
+    replica->FreezeLevels(done);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
+    at::Tensor labels;
+    const int64_t classes = replica->num_classes();
+    if (classes > 0) labels = at::arange(r.num, at::kLong).remainder(classes);
+    FC_ASSIGN_OR_RETURN(auto outs, replica->SampleCascade(done, labels, r.num, gen));
+    SampleResult out;
+    FC_TRY_TORCH({
+      at::Tensor x = models::cvg::FromModelRange(outs.back()).clamp(0, 1).to(at::kFloat).cpu();
+      for (int64_t i = 0; i < x.size(0); ++i) out.tiles.push_back(x[i]);
+      out.what = std::to_string(x.size(0)) + " clip(s) of " + std::to_string(x.size(1)) +
+                 " frames at " + std::to_string(x.size(3)) + "x" + std::to_string(x.size(4)) +
+                 " from " + r.step_dir + " (levels 1.." + std::to_string(done) + ")";
+    });
+    const bool fashion =
+        config.data().has_moving_mnist() &&
+        config.data().moving_mnist().train_labels().find("fashion") != std::string::npos &&
+        classes == 10;
+    for (int64_t i = 0; classes > 0 && i < r.num; ++i) {
+      const int64_t c = labels[i].item<int64_t>();
+      out.lines.push_back("sample " + std::to_string(i) + ": class " + std::to_string(c) +
+                          (fashion ? std::string(" ") + kFashionNames[c] : std::string()));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+const Family& CvgFamily() {
+  static const CvgFamilyImpl family;
+  return family;
 }
 
 }  // namespace fc::train

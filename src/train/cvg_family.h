@@ -57,8 +57,12 @@ struct CvgReplicaOptions {
   data::Batch fixed_batch;
 };
 
-class CvgReplica {
+class CvgTrainingEval;  // train/cvg_eval.h
+
+// One rank's cascade, and the run loop's Trainer: stage k trains level k + 1.
+class CvgReplica : public Trainer {
  public:
+  ~CvgReplica() override;
   // comm == nullptr: single process (no gradient synchronisation, local BN statistics).
   static Result<std::unique_ptr<CvgReplica>> Create(const framecast::RunConfig& config,
                                                     dist::Communicator* comm,
@@ -66,6 +70,8 @@ class CvgReplica {
   // Freezes the levels before `stage`, prepares the stage's gradient synchronisation (collective)
   // and positions the data stream at `global_step`.
   Status Seek(int stage, int64_t global_step);
+  Status Seek(int stage, int64_t, int64_t global_step) override { return Seek(stage, global_step); }
+  std::string family() const override { return "cvg"; }
   // One iteration (2 D steps + 1 G step) of level `stage`. REQUIRES: Seek(stage, ...) first.
   // Host synchronisation: the losses and scores are accumulated on the device and read in one
   // copy at the end of the iteration (the run loop's non-finite guard needs them every step);
@@ -73,14 +79,24 @@ class CvgReplica {
   // Performance (config.performance): bf16 autocast around generation, D and the losses (which
   // reduce in fp32, models/cvg/loss.h); channels-last parameters; device prefetch. CUDA graphs
   // are not used for the cascade (config validation rejects them).
-  Result<StepReport> Step(int stage, int64_t step_in_stage, int64_t global_step);
+  Result<StepReport> Step(int stage, int64_t step_in_stage, int64_t global_step) override;
   // Freezes level `stage` and, if it is unrolled at inference, rebuilds its standing statistics
   // at full length (collective).
-  Status EndStage(int stage);
+  Status EndStage(int stage) override;
 
-  Result<std::vector<ckpt::NamedTensor>> ReplicatedState();
-  std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m);
-  Status LoadReplicatedState(const TensorMap& from);
+  Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override;
+  std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m) override;
+  Status LoadReplicatedState(const TensorMap& from) override;
+  // The step guard's state: stage k trains level k alone, so the frozen levels' state (their
+  // optimizers included) is not copied.
+  Result<std::vector<ckpt::NamedTensor>> StepState(int stage) override { return LevelState(stage); }
+  Status LoadStepState(int stage, const TensorMap& from) override {
+    return LoadLevelState(stage, from);
+  }
+  // Evaluation during training (CvgTrainingEval, train/cvg_eval.h).
+  std::vector<EvalMetric> EvalMetrics(int stage) const override;
+  Status PrepareEval(const std::string& run_dir) override;
+  Result<std::vector<double>> Evaluate(int stage) override;
   // Level `level`'s part of ReplicatedState (its G, D, inference copy and both optimizers): all
   // that Step(stage = level) changes. LoadLevelState loads that part alone, with
   // LoadReplicatedState's errors; InvalidArgument for a level the cascade does not have.
@@ -97,7 +113,7 @@ class CvgReplica {
   Result<std::vector<at::Tensor>> SampleCascade(int levels, const at::Tensor& labels, int64_t batch,
                                                 at::Generator gen);
   // One grid per level 0..stage ("level<k>", clips tiles, in [0, 1]); labels i % num_classes.
-  Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed);
+  Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) override;
 
   int num_levels() const { return static_cast<int>(levels_.size()); }
   models::cvg::CvgLevel& level(int i) { return levels_[i]; }
@@ -109,7 +125,7 @@ class CvgReplica {
   int64_t per_rank_batch() const { return per_rank_batch_; }
   int64_t accumulation() const { return accumulation_; }
   int64_t num_classes() const { return config_.model().cvg().num_classes(); }
-  std::string Describe() const;
+  std::string Describe() const override;
 
  private:
   CvgReplica() = default;
@@ -141,17 +157,11 @@ class CvgReplica {
   int64_t per_rank_batch_ = 0, accumulation_ = 1;
   double steps_per_epoch_ = 0;
   bool labels_checked_ = false;
+  std::unique_ptr<CvgTrainingEval> eval_;
 };
 
 // Levels of `config`'s cascade finished in a checkpoint: the leading stages the manifest marks DONE
 // (`framecast sample` and `framecast eval` use only those).
 int FinishedLevels(const framecast::ckpt::Manifest& manifest, const framecast::RunConfig& config);
-
-Result<std::unique_ptr<Trainer>> MakeCvgTrainer(const framecast::RunConfig& config,
-                                                const dist::World& world, dist::Communicator* comm);
-
-// Data rules of a CVG run (called by the family config hooks): clip source of the last level's
-// full length, resolution and channels; class-conditional cascades need labelled clips.
-Status ValidateCvgData(const framecast::RunConfig& config);
 
 }  // namespace fc::train

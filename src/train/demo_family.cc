@@ -1,6 +1,7 @@
 // The demo workload as a run-loop Trainer (train/trainer.h) and its checkpoint state.
 #include <algorithm>
 
+#include "train/family.h"
 #include "train/run.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
@@ -63,9 +64,10 @@ Status LoadReplicatedState(DemoTrainer& t, const TensorMap& from) {
 
 namespace {
 
-class DemoFamily : public Trainer {
+// The demo step with the config's learning-rate schedule.
+class DemoRunTrainer : public Trainer {
  public:
-  DemoFamily(const RunConfig& c, std::unique_ptr<DemoTrainer> t, DemoOptions o)
+  DemoRunTrainer(const RunConfig& c, std::unique_ptr<DemoTrainer> t, DemoOptions o)
       : config_(c), trainer_(std::move(t)), options_(o) {}
   std::string family() const override { return "demo"; }
   std::string Describe() const override {
@@ -108,7 +110,42 @@ Result<std::unique_ptr<Trainer>> MakeDemoTrainer(const RunConfig& config, const 
   if (world.device_kind() == dist::DeviceKind::kCuda)
     o.device = at::Device(at::kCUDA, world.device_index());
   FC_ASSIGN_OR_RETURN(auto trainer, DemoTrainer::Create(comm, o));
-  return std::unique_ptr<Trainer>(new DemoFamily(config, std::move(trainer), o));
+  return std::unique_ptr<Trainer>(new DemoRunTrainer(config, std::move(trainer), o));
+}
+
+namespace {
+
+class DemoFamilyImpl : public Family {
+ public:
+  std::string name() const override { return "demo"; }
+  framecast::ModelConfig::FamilyCase config_case() const override {
+    return framecast::ModelConfig::kDemo;
+  }
+  void ApplyDefaults(RunConfig* c) const override {
+    if (c->model().demo().width() == 0) c->mutable_model()->mutable_demo()->set_width(16);
+  }
+  Status ValidateModel(const RunConfig& c) const override {
+    if (c.model().demo().width() < 1)
+      return Status::InvalidArgument(
+          "model.demo.width=" + std::to_string(c.model().demo().width()) + ": must be >= 1");
+    return Status::Ok();
+  }
+  Status Validate(const RunConfig& c) const override {
+    if (!c.data().has_procedural_blobs())
+      return Status::InvalidArgument("data: the demo family trains on procedural_blobs");
+    return Status::Ok();
+  }
+  Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
+                                               dist::Communicator* comm) const override {
+    return MakeDemoTrainer(config, world, comm);
+  }
+};
+
+}  // namespace
+
+const Family& DemoFamily() {
+  static const DemoFamilyImpl family;
+  return family;
 }
 
 }  // namespace fc::train

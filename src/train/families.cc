@@ -1,11 +1,9 @@
-// The model families a run config can name, and their config hooks.
+// The registry of model families (train/family.h) and the config rules it installs.
+#include <algorithm>
+
 #include "config/run_config.h"
 #include "data/sources.h"
-#include "models/cvg/config.h"
-#include "models/hvrnn/config.h"
-#include "train/cvg_family.h"
-#include "train/hvrnn_family.h"
-#include "train/run.h"
+#include "train/family.h"
 #include "train/trainer.h"
 
 namespace fc::train {
@@ -13,74 +11,86 @@ namespace fc::train {
 using framecast::ModelConfig;
 using framecast::RunConfig;
 
+const std::vector<const Family*>& Families() {
+  // Adding a family: one line here (src/models/README.md).
+  static const std::vector<const Family*> all = {&DemoFamily(), &HvrnnFamily(), &CvgFamily()};
+  return all;
+}
+
+Result<const Family*> FamilyFor(const RunConfig& config) {
+  if (config.model().family_case() == ModelConfig::FAMILY_NOT_SET)
+    return Status::InvalidArgument("model: choose a model family (e.g. demo)");
+  for (const Family* f : Families()) {
+    if (f->config_case() == config.model().family_case()) return f;
+  }
+  return Status::InvalidArgument("model: family #" + std::to_string(config.model().family_case()) +
+                                 " is not in this build (it has: " +
+                                 [] {
+                                   std::string names;
+                                   for (const Family* f : Families())
+                                     names += (names.empty() ? "" : ", ") + f->name();
+                                   return names;
+                                 }() +
+                                 ")");
+}
+
+const Family* FamilyNamed(const std::string& name) {
+  for (const Family* f : Families()) {
+    if (f->name() == name) return f;
+  }
+  return nullptr;
+}
+
 Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
                                              dist::Communicator* comm) {
-  switch (config.model().family_case()) {
-    case ModelConfig::kDemo:
-      return MakeDemoTrainer(config, world, comm);
-    case ModelConfig::kHvrnn:
-      return MakeHvrnnTrainer(config, world, comm);
-    case ModelConfig::kCvg:
-      return MakeCvgTrainer(config, world, comm);
-    default:
-      return Status::Unavailable("model: this build cannot train the configured family yet");
-  }
+  FC_ASSIGN_OR_RETURN(const Family* family, FamilyFor(config));
+  return family->MakeTrainer(config, world, comm);
 }
 
 namespace {
 
+bool HasClips(const RunConfig& c) {
+  return c.data().source_case() != framecast::DataConfig::SOURCE_NOT_SET &&
+         !c.data().has_procedural_blobs();
+}
+
+std::string SupportedBy(bool PerformanceSupport::*what) {
+  std::string names;
+  for (const Family* f : Families()) {
+    if (f->performance().*what) names += (names.empty() ? "" : ", ") + f->name();
+  }
+  return names.empty() ? "none" : names;
+}
+
+// performance.* options the family's step does not implement.
+Status ValidatePerformanceSupport(const RunConfig& c, const Family& f) {
+  const auto& p = c.performance();
+  const PerformanceSupport s = f.performance();
+  const std::string fam = " (family " + f.name() + "; implemented for: ";
+  if (p.precision() != framecast::PerformanceConfig::FP32 && !s.bf16)
+    return Status::InvalidArgument("performance.precision: BF16 is not implemented" + fam +
+                                   SupportedBy(&PerformanceSupport::bf16) + ")");
+  if (p.channels_last() && !s.channels_last)
+    return Status::InvalidArgument("performance.channels_last: not implemented" + fam +
+                                   SupportedBy(&PerformanceSupport::channels_last) + ")");
+  if (p.cuda_graphs() && !s.cuda_graphs)
+    return Status::InvalidArgument("performance.cuda_graphs: this family's step is not captured" +
+                                   fam + SupportedBy(&PerformanceSupport::cuda_graphs) + ")");
+  return Status::Ok();
+}
+
 void ApplyFamilyDefaults(RunConfig* c) {
-  if (c->data().source_case() != framecast::DataConfig::SOURCE_NOT_SET &&
-      !c->data().has_procedural_blobs()) {
-    (void)data::ApplyDataDefaults(c->mutable_data());  // errors are Validate's to report
-  }
-  if (c->model().has_hvrnn()) {
-    auto* h = c->mutable_model()->mutable_hvrnn();
-    (void)models::hvrnn::ApplyHvrnnDefaults(h);
-    if (h->context_init() == framecast::HvrnnConfig::CONCAT && h->context_frames() == 0)
-      h->set_context_frames(c->data().context_frames());
-  }
-  if (c->model().has_cvg()) (void)models::cvg::ApplyCvgRunDefaults(c);
+  if (HasClips(*c)) (void)data::ApplyDataDefaults(c->mutable_data());  // Validate reports errors
+  auto family = FamilyFor(*c);
+  if (family.ok()) family.value()->ApplyDefaults(c);
 }
 
 Status ValidateFamily(const RunConfig& c) {
-  if (c.data().source_case() != framecast::DataConfig::SOURCE_NOT_SET &&
-      !c.data().has_procedural_blobs()) {
-    FC_RETURN_IF_ERROR(data::ValidateData(c.data(), /*check_files=*/false));
-  }
-  if (c.model().has_hvrnn()) {
-    FC_RETURN_IF_ERROR(models::hvrnn::ValidateHvrnn(c.model().hvrnn()));
-    if (c.data().has_procedural_blobs())
-      return Status::InvalidArgument(
-          "data: the hvrnn family needs video clips (moving_mnist or clips)");
-    if (c.data().context_frames() < 1)
-      return Status::InvalidArgument("data.context_frames: the hvrnn family needs >= 1");
-    if (c.data().predicted_frames() < 1)
-      return Status::InvalidArgument("data.predicted_frames: the hvrnn family needs >= 1");
-    if (c.model().hvrnn().context_init() == framecast::HvrnnConfig::CONCAT &&
-        c.model().hvrnn().context_frames() != c.data().context_frames())
-      return Status::InvalidArgument(
-          "model.hvrnn.context_frames=" + std::to_string(c.model().hvrnn().context_frames()) +
-          ": context_init CONCAT needs data.context_frames (" +
-          std::to_string(c.data().context_frames()) + ")");
-    if (c.optimizers_size() != 1 || !c.optimizers(0).has_adam())
-      return Status::InvalidArgument("optimizers: the hvrnn family takes one adam optimizer");
-    if (c.data().has_moving_mnist()) {
-      const auto& mm = c.data().moving_mnist();
-      if (c.model().hvrnn().image_channels() != 1)
-        return Status::InvalidArgument(
-            "model.hvrnn.image_channels: Moving MNIST clips have 1 channel");
-      if (mm.image_size() != c.model().hvrnn().image_size())
-        return Status::InvalidArgument(
-            "model.hvrnn.image_size=" + std::to_string(c.model().hvrnn().image_size()) +
-            ": data.moving_mnist.image_size is " + std::to_string(mm.image_size()));
-    }
-  }
-  if (c.model().has_cvg()) {
-    FC_RETURN_IF_ERROR(models::cvg::ValidateCvgRun(c));
-    FC_RETURN_IF_ERROR(ValidateCvgData(c));  // train/cvg_family.h
-  }
-  return Status::Ok();
+  if (HasClips(c)) FC_RETURN_IF_ERROR(data::ValidateData(c.data(), /*check_files=*/false));
+  FC_ASSIGN_OR_RETURN(const Family* family, FamilyFor(c));
+  FC_RETURN_IF_ERROR(family->ValidateModel(c));
+  FC_RETURN_IF_ERROR(family->Validate(c));
+  return ValidatePerformanceSupport(c, *family);
 }
 
 }  // namespace
@@ -90,9 +100,7 @@ void InstallFamilyConfigHooks() {
   hooks.apply_defaults = ApplyFamilyDefaults;
   hooks.validate = ValidateFamily;
   hooks.check_files = [](const RunConfig& c) {
-    const bool clips = c.data().source_case() != framecast::DataConfig::SOURCE_NOT_SET &&
-                       !c.data().has_procedural_blobs();
-    return clips ? data::ValidateData(c.data(), /*check_files=*/true) : Status::Ok();
+    return HasClips(c) ? data::ValidateData(c.data(), /*check_files=*/true) : Status::Ok();
   };
   config::InstallConfigHooks(hooks);
 }

@@ -16,9 +16,12 @@
 #include <cstdio>
 #include <optional>
 
+#include "ckpt/checkpoint.h"
 #include "data/rng.h"
 #include "data/sources.h"
+#include "models/hvrnn/config.h"
 #include "train/schedule.h"
+#include "train/state.h"
 #include "util/torch_status.h"
 
 namespace fc::train {
@@ -323,7 +326,12 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   r.scalars = {{"loss", v[0]}, {"nll", v[1]}, {"kl", v[2]}, {"beta", beta}, {"lr", lr}};
   for (size_t l = 0; l < levels; ++l)
     r.scalars.emplace_back("kl" + std::to_string(l + 1), v[3 + l]);
-  r.details = {{"time/loader_wait_ms", loader_wait_ms}, {"time/grad_sync_wait_ms", sync_wait_ms}};
+  r.details = {
+      {"time/loader_wait_ms", loader_wait_ms},
+      {"time/grad_sync_wait_ms", sync_wait_ms},
+      // data.skip_corrupt: corrupt clips skipped so far (x ranks: the rank average is the
+      // run's total).
+      {"data/skipped_clips", static_cast<double>(skipped_clips()) * (comm_ ? comm_->size() : 1)}};
   if (logging_step) {
     // The gradient is the same on every rank after the sync: its norm needs no averaging.
     r.scalars.emplace_back("grad_norm", grad_norm);
@@ -385,38 +393,44 @@ Status HvrnnReplica::LoadReplicatedState(const TensorMap& from) {
   return LoadOptimizerState(*optimizer_, *model_, "optim/model", from);
 }
 
-Result<log::SampleGrid> HvrnnReplica::SamplePreview(int clips, uint64_t seed) {
-  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(config_.data(), context_ + predicted_));
+Result<std::vector<at::Tensor>> HvrnnPredictionTiles(models::hvrnn::Hvrnn model,
+                                                     const RunConfig& config, int64_t clips,
+                                                     int64_t horizon, uint64_t seed) {
+  const int64_t context = config.data().context_frames();
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(config.data(), context + horizon));
   const int64_t k = std::min<int64_t>(clips, source->size());
-  std::vector<at::Tensor> truth;
-  for (int64_t i = 0; i < k; ++i) {
-    FC_ASSIGN_OR_RETURN(auto clip, source->Get(i, 0));
-    truth.push_back(clip.frames);
-  }
-  log::SampleGrid grid;
-  grid.columns = 2;
-  if (truth.empty()) return grid;
+  FC_ASSIGN_OR_RETURN(auto read, data::ReadClips(*source, 0, k, context + horizon));
+  std::vector<at::Tensor> tiles;
+  if (k == 0) return tiles;
   FC_TRY_TORCH({
     torch::NoGradGuard no_grad;
-    at::Tensor x = at::stack(truth).to(options_.device, options_.dtype) / 255.0;
+    const auto p = model->parameters().front();
+    at::Tensor x = read.frames.to(p.device(), p.scalar_type()) / 255.0;
     // Own CPU generator: the model's training noise stream is not consumed.
     auto gen = std::make_shared<at::Generator>(at::make_generator<at::CPUGeneratorImpl>(seed));
     models::hvrnn::NoiseFn noise = [gen](int64_t, int64_t, at::IntArrayRef shape,
                                          const at::TensorOptions& opts) {
       return at::randn(shape, *gen, at::kFloat).to(opts);
     };
-    const bool training = model_->is_training();
-    model_->eval();
-    at::Tensor pred = model_->generate(x.narrow(1, 0, context_), predicted_, noise);
-    model_->train(training);
+    const bool training = model->is_training();
+    model->eval();
+    at::Tensor pred = model->generate(x.narrow(1, 0, context), horizon, noise);
+    model->train(training);
     at::Tensor shown =
-        at::cat({x.narrow(1, 0, context_), pred.to(x.dtype())}, 1).to(at::kFloat).cpu();
+        at::cat({x.narrow(1, 0, context), pred.to(x.dtype())}, 1).to(at::kFloat).cpu();
     at::Tensor gt = x.to(at::kFloat).cpu();
     for (int64_t i = 0; i < k; ++i) {
-      grid.tiles.push_back(gt[i]);
-      grid.tiles.push_back(shown[i]);
+      tiles.push_back(gt[i]);
+      tiles.push_back(shown[i]);
     }
   });
+  return tiles;
+}
+
+Result<log::SampleGrid> HvrnnReplica::SamplePreview(int clips, uint64_t seed) {
+  log::SampleGrid grid;
+  grid.columns = 2;
+  FC_ASSIGN_OR_RETURN(grid.tiles, HvrnnPredictionTiles(model_, config_, clips, predicted_, seed));
   return grid;
 }
 
@@ -529,58 +543,130 @@ Result<std::vector<double>> HvrnnReplica::EvaluateHeldOut() {
   return std::vector<double>{best->psnr.mean, best->ssim.mean, elbo->neg_elbo, elbo->bits_per_dim};
 }
 
+std::string HvrnnReplica::Describe() const {
+  int64_t params = 0;
+  for (const auto& p : model_->parameters()) params += p.numel();
+  char buf[200];
+  std::snprintf(buf, sizeof(buf),
+                "per-rank batch %lld x %lld micro-batch(es), %.2fM parameters, %.1f steps/epoch",
+                static_cast<long long>(per_rank_batch_), static_cast<long long>(accumulation_),
+                params / 1e6, steps_per_epoch_);
+  return buf;
+}
+
+Result<std::vector<log::SampleGrid>> HvrnnReplica::Samples(int, int clips, uint64_t seed) {
+  FC_ASSIGN_OR_RETURN(auto grid, SamplePreview(clips, seed));
+  return std::vector<log::SampleGrid>{std::move(grid)};
+}
+
 namespace {
 
-class HvrnnFamily : public Trainer {
+class HvrnnFamilyImpl : public Family {
  public:
-  explicit HvrnnFamily(std::unique_ptr<HvrnnReplica> r) : replica_(std::move(r)) {}
-  std::string family() const override { return "hvrnn"; }
-  std::string Describe() const override {
-    int64_t params = 0;
-    for (const auto& p : replica_->model()->parameters()) params += p.numel();
-    char buf[200];
-    std::snprintf(buf, sizeof(buf),
-                  "per-rank batch %lld x %lld micro-batch(es), %.2fM parameters, %.1f steps/epoch",
-                  static_cast<long long>(replica_->per_rank_batch()),
-                  static_cast<long long>(replica_->accumulation()), params / 1e6,
-                  replica_->steps_per_epoch());
-    return buf;
+  std::string name() const override { return "hvrnn"; }
+  framecast::ModelConfig::FamilyCase config_case() const override {
+    return framecast::ModelConfig::kHvrnn;
   }
-  Status Seek(int, int64_t, int64_t global_step) override { return replica_->Seek(global_step); }
-  Result<StepReport> Step(int, int64_t step, int64_t global_step) override {
-    return replica_->Step(step, global_step);
+  void ApplyDefaults(RunConfig* c) const override {
+    auto* h = c->mutable_model()->mutable_hvrnn();
+    (void)models::hvrnn::ApplyHvrnnDefaults(h);
+    if (h->context_init() == framecast::HvrnnConfig::CONCAT && h->context_frames() == 0)
+      h->set_context_frames(c->data().context_frames());
   }
-  Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override {
-    return replica_->ReplicatedState();
+  Status ValidateModel(const RunConfig& c) const override {
+    return models::hvrnn::ValidateHvrnn(c.model().hvrnn());
   }
-  std::vector<std::string> ReplicatedStateNames(const Manifest& m) override {
-    return replica_->ReplicatedStateNames(m);
+  Status Validate(const RunConfig& c) const override {
+    const auto& h = c.model().hvrnn();
+    if (c.data().has_procedural_blobs())
+      return Status::InvalidArgument(
+          "data: the hvrnn family needs video clips (moving_mnist or clips)");
+    if (c.data().context_frames() < 1)
+      return Status::InvalidArgument("data.context_frames: the hvrnn family needs >= 1");
+    if (c.data().predicted_frames() < 1)
+      return Status::InvalidArgument("data.predicted_frames: the hvrnn family needs >= 1");
+    if (h.context_init() == framecast::HvrnnConfig::CONCAT &&
+        h.context_frames() != c.data().context_frames())
+      return Status::InvalidArgument(
+          "model.hvrnn.context_frames=" + std::to_string(h.context_frames()) +
+          ": context_init CONCAT needs data.context_frames (" +
+          std::to_string(c.data().context_frames()) + ")");
+    if (c.optimizers_size() != 1 || !c.optimizers(0).has_adam())
+      return Status::InvalidArgument("optimizers: the hvrnn family takes one adam optimizer");
+    if (c.stages_size() != 1)
+      return Status::InvalidArgument("stages: the hvrnn family trains exactly one stage");
+    if (c.performance().cuda_graphs() && h.checkpoint_activations())
+      return Status::InvalidArgument(
+          "performance.cuda_graphs: not with model.hvrnn.checkpoint_activations (its recompute "
+          "is not captured)");
+    if (c.data().has_moving_mnist()) {
+      const auto& mm = c.data().moving_mnist();
+      if (h.image_channels() != 1)
+        return Status::InvalidArgument(
+            "model.hvrnn.image_channels: Moving MNIST clips have 1 channel");
+      if (mm.image_size() != h.image_size())
+        return Status::InvalidArgument("model.hvrnn.image_size=" + std::to_string(h.image_size()) +
+                                       ": data.moving_mnist.image_size is " +
+                                       std::to_string(mm.image_size()));
+    }
+    return Status::Ok();
   }
-  Status LoadReplicatedState(const TensorMap& from) override {
-    return replica_->LoadReplicatedState(from);
+  PerformanceSupport performance() const override { return {true, true, true}; }
+  Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
+                                               dist::Communicator* comm) const override {
+    HvrnnReplicaOptions o;
+    if (world.device_kind() == dist::DeviceKind::kCuda)
+      o.device = at::Device(at::kCUDA, world.device_index());
+    o.keyed_noise = config.dist().keyed_noise();
+    FC_ASSIGN_OR_RETURN(auto replica, HvrnnReplica::Create(config, comm, o));
+    return std::unique_ptr<Trainer>(std::move(replica));
   }
-  Result<std::vector<log::SampleGrid>> Samples(int, int clips, uint64_t seed) override {
-    FC_ASSIGN_OR_RETURN(auto grid, replica_->SamplePreview(clips, seed));
-    return std::vector<log::SampleGrid>{std::move(grid)};
+  Result<std::string> Summary(const RunConfig& config) const override {
+    std::string text;
+    FC_TRY_TORCH({
+      models::hvrnn::Hvrnn m(config.model().hvrnn());
+      text = models::hvrnn::ParameterSummary(*m);
+    });
+    return text;
   }
-  std::vector<EvalMetric> EvalMetrics(int) const override { return HvrnnReplica::EvalMetrics(); }
-  Result<std::vector<double>> Evaluate(int) override { return replica_->EvaluateHeldOut(); }
-
- private:
-  std::unique_ptr<HvrnnReplica> replica_;
+  Status Eval(const RunConfig& config, const EvalRequest& request,
+              dist::World& world) const override {
+    return RunHvrnnEval(config, request, world);
+  }
+  // Held-out sequences 0..num-1: the ground truth next to the context followed by one prediction
+  // of data.eval_predicted_frames frames.
+  Result<SampleResult> Sample(const RunConfig& config, const Manifest& manifest,
+                              const SampleRequest& r) const override {
+    torch::manual_seed(config.seed());
+    models::hvrnn::Hvrnn model{nullptr};
+    FC_TRY_TORCH(model = models::hvrnn::Hvrnn(config.model().hvrnn()));
+    std::vector<std::string> names;
+    for (const auto& nt : ModuleState(*model, kHvrnnModelPrefix)) names.push_back(nt.name);
+    FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(r.step_dir, manifest, names));
+    FC_RETURN_IF_ERROR(LoadModuleState(*model, kHvrnnModelPrefix, tensors)
+                           .WithContext(r.step_dir + " does not fit the config's model"));
+    const int64_t context = config.data().context_frames();
+    const int64_t horizon = config.data().eval_predicted_frames();
+    SampleResult out;
+    FC_ASSIGN_OR_RETURN(out.tiles, HvrnnPredictionTiles(model, config, r.num, horizon, r.seed));
+    if (out.tiles.empty())
+      return Status::InvalidArgument(r.run_dir + ": data: the held-out set has no sequences");
+    out.tiles_per_sample = 2;
+    const auto& t = out.tiles[0];
+    out.what = std::to_string(out.tiles.size() / 2) + " held-out sequence(s) of " +
+               std::to_string(context) + " context + " + std::to_string(horizon) +
+               " predicted frames at " + std::to_string(t.size(2)) + "x" +
+               std::to_string(t.size(3)) + " from " + r.step_dir +
+               " (left: ground truth, right: context then prediction)";
+    return out;
+  }
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Trainer>> MakeHvrnnTrainer(const RunConfig& config, const dist::World& world,
-                                                  dist::Communicator* comm) {
-  if (config.stages_size() != 1)
-    return Status::InvalidArgument("stages: the hvrnn family trains exactly one stage");
-  HvrnnReplicaOptions o;
-  if (world.device_kind() == dist::DeviceKind::kCuda)
-    o.device = at::Device(at::kCUDA, world.device_index());
-  FC_ASSIGN_OR_RETURN(auto replica, HvrnnReplica::Create(config, comm, o));
-  return std::unique_ptr<Trainer>(new HvrnnFamily(std::move(replica)));
+const Family& HvrnnFamily() {
+  static const HvrnnFamilyImpl family;
+  return family;
 }
 
 }  // namespace fc::train

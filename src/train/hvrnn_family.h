@@ -22,6 +22,7 @@
 #include "eval/best_of_n.h"
 #include "eval/likelihood.h"
 #include "models/hvrnn/hvrnn.h"
+#include "train/family.h"
 #include "train/performance.h"
 #include "train/trainer.h"
 
@@ -37,13 +38,24 @@ struct HvrnnReplicaOptions {
   data::Batch fixed_batch;
 };
 
-class HvrnnReplica {
+class HvrnnReplica : public Trainer {
  public:
   // comm == nullptr: single process (no gradient synchronisation; rank 0 of 1).
   static Result<std::unique_ptr<HvrnnReplica>> Create(const framecast::RunConfig& config,
                                                       dist::Communicator* comm,
                                                       const HvrnnReplicaOptions& options);
   Status Seek(int64_t global_step);
+  // The run loop's Trainer (one stage): Seek, Step, Samples (SamplePreview) and Evaluate
+  // (EvaluateHeldOut) below.
+  std::string family() const override { return "hvrnn"; }
+  std::string Describe() const override;
+  Status Seek(int, int64_t, int64_t global_step) override { return Seek(global_step); }
+  Result<StepReport> Step(int, int64_t step_in_stage, int64_t global_step) override {
+    return Step(step_in_stage, global_step);
+  }
+  Result<std::vector<log::SampleGrid>> Samples(int, int clips, uint64_t seed) override;
+  std::vector<EvalMetric> EvalMetrics(int) const override { return EvalMetrics(); }
+  Result<std::vector<double>> Evaluate(int) override { return EvaluateHeldOut(); }
   // One optimizer step: lr and beta applied, scalars of this rank's share returned: loss, nll,
   // kl, beta, lr, kl<l> per latent level; on logging steps (IsLoggingStep) also grad_norm and
   // active<l>, the number of level-l latent channels whose KL, averaged over the global batch,
@@ -79,9 +91,9 @@ class HvrnnReplica {
   double steps_per_epoch() const { return steps_per_epoch_; }
   int64_t skipped_clips() const { return loader_ ? loader_->skipped() : 0; }
 
-  Result<std::vector<ckpt::NamedTensor>> ReplicatedState();
-  std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m);
-  Status LoadReplicatedState(const TensorMap& from);
+  Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override;
+  std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m) override;
+  Status LoadReplicatedState(const TensorMap& from) override;
 
   // Sample preview (log/samples.h): for each of the first `clips` clips of the held-out set
   // (data::MakeTestSource, context + predicted frames), two tiles side by side: the ground truth,
@@ -143,6 +155,13 @@ inline constexpr const char* kHvrnnModelPrefix = "model/hvrnn";
 // global index `first_index` (eval::Evaluate walks them in consecutive batches, samples 0..N-1 of
 // a batch before the next batch).
 eval::PredictFn HvrnnPredictor(models::hvrnn::Hvrnn model, uint64_t seed, int64_t first_index);
+// Held-out sequences 0..clips-1 (data::MakeTestSource) as pairs of tiles: the ground truth, and the
+// context followed by one prediction of `horizon` frames (noise from a CPU generator seeded by
+// `seed`; the model's mode is restored). Float [D + horizon, C, H, W] in [0, 1] on the CPU. Used by
+// the sample previews and `framecast sample`.
+Result<std::vector<at::Tensor>> HvrnnPredictionTiles(models::hvrnn::Hvrnn model,
+                                                     const framecast::RunConfig& config,
+                                                     int64_t clips, int64_t horizon, uint64_t seed);
 // The held-out negative ELBO (eval/likelihood.h) of this rank's clips [n, D + T, C, H, W]: beta 1,
 // one posterior sample, the Gaussian likelihood's normalising constant included (the training
 // loss omits it; `note` says so). Collective.
@@ -151,8 +170,8 @@ Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model,
                                           const at::Tensor& local_clips, int64_t first_index,
                                           int64_t batch, dist::Communicator* comm);
 
-Result<std::unique_ptr<Trainer>> MakeHvrnnTrainer(const framecast::RunConfig& config,
-                                                  const dist::World& world,
-                                                  dist::Communicator* comm);
+// `framecast eval` of an HVRNN run (HvrnnFamily().Eval; train/hvrnn_eval.cc).
+Status RunHvrnnEval(const framecast::RunConfig& config, const EvalRequest& request,
+                    dist::World& world);
 
 }  // namespace fc::train

@@ -2,12 +2,10 @@
 #include <cstdio>
 
 #include "config/run_config.h"
-#include "models/cvg/config.h"
-#include "models/hvrnn/hvrnn.h"
 #include "train/commands.h"
+#include "train/family.h"
 #include "util/flags.h"
 #include "util/logging.h"
-#include "util/torch_status.h"
 
 namespace fc::train {
 
@@ -26,37 +24,19 @@ int ModelCommand(int argc, char** argv, int first) {
   }
   // Only the model part has to be valid: the summary needs no dataset on this machine.
   auto cfg = config::LoadRunConfig(pos[1], flags.List("set"), /*validate=*/false);
-  if (cfg.ok() && cfg.value().model().has_hvrnn()) {
-    Status v = models::hvrnn::ValidateHvrnn(cfg.value().model().hvrnn());
-    if (!v.ok()) cfg = v.WithContext(pos[1]);
+  Result<const Family*> family = cfg.ok() ? FamilyFor(cfg.value()) : cfg.status();
+  Result<std::string> text = family.status();
+  if (family.ok()) {
+    Status v = family.value()->ValidateModel(cfg.value());
+    text = v.ok() ? family.value()->Summary(cfg.value()) : Result<std::string>(v);
   }
-  if (cfg.ok() && cfg.value().model().has_cvg()) {
-    Status v = models::cvg::ApplyCvgDefaults(cfg.value().mutable_model()->mutable_cvg());
-    if (v.ok()) v = models::cvg::ValidateCvg(cfg.value().model().cvg());
-    if (!v.ok()) cfg = v.WithContext(pos[1]);
-  }
-  if (!cfg.ok()) {
-    LogError(cfg.status().message());
+  if (!text.ok()) {
+    LogError(cfg.ok() ? text.status().WithContext(pos[1]).message() : cfg.status().message());
     return 1;
   }
-  const auto& model = cfg.value().model();
-  std::string text;
-  Status built = TryTorch([&] {
-    if (model.has_hvrnn()) {
-      models::hvrnn::Hvrnn m(model.hvrnn());
-      text = "hvrnn model of " + pos[1] + "\n" + models::hvrnn::ParameterSummary(*m);
-    } else if (model.has_cvg()) {
-      text = "cvg model of " + pos[1] + "\n" + models::cvg::ParameterSummary(model.cvg());
-    } else {
-      text = "model family without a summary";
-    }
-  });
-  if (!built.ok()) {
-    LogError(pos[1] + ": " + built.message());
-    return 1;
-  }
-  std::fputs(text.c_str(), stdout);
-  if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+  std::string out = family.value()->name() + " model of " + pos[1] + "\n" + text.value();
+  std::fputs(out.c_str(), stdout);
+  if (out.back() != '\n') std::fputc('\n', stdout);
   return 0;
 }
 

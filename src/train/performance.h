@@ -10,6 +10,8 @@
 //   cudnn_benchmark  at::globalContext().setBenchmarkCuDNN on CUDA (default on).
 //   cuda_graphs      see HvrnnReplica (hvrnn on one CUDA rank only).
 //   device_prefetch  data::DevicePrefetcher depth on CUDA (default 1; 0 after resolution: off).
+//   deterministic    at::globalContext(): deterministic cuDNN, no cuDNN benchmark, deterministic
+//                    algorithms (torch errors on an op without one); CUBLAS_WORKSPACE_CONFIG set.
 //
 // Header-only; no CUDA code (the CUDA-only pieces live in the .cc files that use them, under
 // FRAMECAST_WITH_CUDA).
@@ -20,6 +22,7 @@
 #include <torch/nn/module.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <string>
@@ -35,6 +38,7 @@ struct StepPerformance {
   bool cudnn_benchmark = false;
   bool cuda_graphs = false;  // requested (the family decides whether it can honour it)
   int device_prefetch = 0;   // micro-batches copied ahead; 0: none
+  bool deterministic = false;
 };
 
 // `config.performance` with its defaults applied for `device`: cudnn_benchmark and a device
@@ -45,8 +49,9 @@ inline StepPerformance ResolvePerformance(const framecast::RunConfig& config, at
   s.bf16 = p.precision() == framecast::PerformanceConfig::BF16;
   s.channels_last = p.channels_last();
   s.cuda_graphs = p.cuda_graphs();
+  s.deterministic = p.deterministic();
   if (device.is_cuda()) {
-    s.cudnn_benchmark = p.has_cudnn_benchmark() ? p.cudnn_benchmark() : true;
+    s.cudnn_benchmark = p.has_cudnn_benchmark() ? p.cudnn_benchmark() : !s.deterministic;
     s.device_prefetch = p.device_prefetch() == 0 ? 1 : std::max(0, p.device_prefetch());
   }
   return s;
@@ -62,7 +67,14 @@ inline void LogInfoOnce(const std::string& message) {
 
 // Applies the process-wide switches of `perf` (cuDNN autotuning) for `device`.
 inline void ApplyGlobalSwitches(const StepPerformance& perf, at::Device device) {
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(perf.cudnn_benchmark);
+  if (perf.deterministic) {
+    // cuBLAS needs a fixed workspace for deterministic results; set before its first handle.
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+  }
+  if (device.is_cuda())
+    at::globalContext().setBenchmarkCuDNN(perf.cudnn_benchmark && !perf.deterministic);
 }
 
 // RAII: bf16 autocast for `device`'s type while alive (when `enabled`), the previous autocast

@@ -8,12 +8,13 @@
 #include <cstdio>
 #include <thread>
 
-#include "ckpt/files.h"
 #include "config/run_config.h"
 #include "data/sources.h"
 #include "log/run_logger.h"
 #include "train/early_stopping.h"
 #include "train/faults.h"
+#include "train/run_lock.h"
+#include "util/files.h"
 #include "util/logging.h"
 
 namespace fc::train {
@@ -123,8 +124,27 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   const std::string run_dir = config::RunDir(config);
   const std::string text = config::ToText(config);
   Status st;
-  if (world.rank() == 0) st = ckpt::MakeDirs(run_dir + "/checkpoints");
+  if (world.rank() == 0) {
+    // What framecast writes in the run directory must be its own: a link planted in place of one
+    // of these would make it write or delete elsewhere.
+    for (const char* entry : {"checkpoints", "logs", "tb", "samples", "eval"}) {
+      if (IsLink(run_dir + "/" + entry)) {
+        st = Status::InvalidArgument(run_dir + "/" + entry +
+                                     ": is a symbolic link; refusing to write through it");
+        break;
+      }
+    }
+    if (st.ok()) st = MakeDirs(run_dir + "/checkpoints");
+  }
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not prepare the run directory"));
+  // One job per run directory (train/run_lock.h): rank 0 holds the lock until the run returns.
+  RunLock lock;
+  if (world.rank() == 0) {
+    auto taken = RunLock::Acquire(run_dir);
+    if (taken.ok()) lock = std::move(taken).value();
+    st = taken.status();
+  }
+  FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "refused the run directory"));
   // log (src/log/run_logger.h): logs/rank<r>.log, tb/, metrics.jsonl, samples/, console.
   auto opened_log = log::RunLogger::Open(config, world, run_dir);
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(opened_log.status(), "could not open the run's logs"));
@@ -154,17 +174,40 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
     }
     return names;
   };
-  FC_ASSIGN_OR_RETURN(auto resume, checkpointer.FindResume(compatible, wanted));
+  // A step is loaded into the trainer while it is checked: tensors that verify but do not fit their
+  // roles (dtype, shape, missing optimizer state, generator state) make it damage, and the
+  // previous step is tried (each load replaces the whole state).
+  bool trainer_touched = false;
+  auto check = [&](const ckpt::LoadedCheckpoint& lc) -> Status {
+    const auto& m = lc.manifest;
+    if (m.stage_index() >= config.stages_size() ||
+        m.step() > config.stages(m.stage_index()).steps())
+      return Status::Corruption(lc.step_dir + ": stage " + std::to_string(m.stage_index()) +
+                                " step " + std::to_string(m.step()) +
+                                " is outside the config's stages");
+    FC_RETURN_IF_ERROR(CheckRngState(rank, lc.tensors).WithContext(lc.step_dir));
+    trainer_touched = true;
+    return trainer->LoadReplicatedState(lc.tensors).WithContext(lc.step_dir);
+  };
+  FC_ASSIGN_OR_RETURN(auto resume, checkpointer.FindResume(compatible, wanted, check));
+  if (!resume && trainer_touched) {
+    // Every step was refused after some were loaded (checkpoint.fresh_start_if_all_damaged): a
+    // fresh trainer, not a half-loaded one.
+    auto again = MakeTrainer(config, world, comm.get());
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(again.status(), "could not rebuild the trainer"));
+    trainer = std::move(again).value();
+  }
   // The effective config, written only once the directory is known to be this run's (a directory
   // of another run or model keeps its config.pbtxt).
-  if (world.rank() == 0) st = ckpt::WriteFileAtomic(run_dir + "/config.pbtxt", text);
+  if (world.rank() == 0) st = WriteFileAtomic(run_dir + "/config.pbtxt", text);
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not write " + run_dir + "/config.pbtxt"));
   int64_t global_step = 0, step = 0;
   int stage = 0;
+  int64_t skipped_clips = 0;  // data.skip_corrupt, over all ranks, since this process started
   if (resume) {
-    FC_RETURN_IF_ERROR(world.AgreeOnStatus(trainer->LoadReplicatedState(resume->tensors),
-                                           "could not load " + resume->step_dir));
-    LoadRngState(rank, resume->tensors);
+    // The trainer holds the step's state (loaded by `check`); the generators follow.
+    auto rng = LoadRngState(rank, resume->tensors);
+    FC_RETURN_IF_ERROR(world.AgreeOnStatus(rng.status(), "could not load " + resume->step_dir));
     global_step = resume->manifest.global_step();
     stage = resume->manifest.stage_index();
     step = resume->manifest.step();
@@ -334,6 +377,17 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
                    std::to_string(result.skipped_steps) + " skipped so far)");
       }
       FC_RETURN_IF_ERROR(AverageOverRanks(comm.get(), &report));
+      for (const auto& [name, v] : report.details) {  // data.skip_corrupt: say when it happens
+        if (name != "data/skipped_clips") continue;
+        const int64_t total = std::llround(v);
+        if (total > skipped_clips && rank == 0) {
+          LogWarning("data.skip_corrupt: " + std::to_string(total - skipped_clips) +
+                     " corrupt clip(s) skipped in global step " + std::to_string(global_step) +
+                     ", " + std::to_string(total) +
+                     " so far (data/skipped_clips in metrics.jsonl)");
+        }
+        skipped_clips = std::max(skipped_clips, total);
+      }
       result.losses.push_back(report.scalars.empty() ? 0.0 : report.scalars[0].second);
       bool stage_end = step + 1 == sc.steps();
       // Evaluation during training; early stopping may end the stage here.

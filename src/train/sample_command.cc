@@ -1,22 +1,23 @@
 // framecast sample RUN_DIR --num N --out FILE [--seed S] [--fps F] [--columns C]
 //
-// Runs the whole trained cascade of a CVG run from its newest committed checkpoint (one process,
-// CPU) and writes the full-length samples as an MP4 grid (FILE) and a GIF grid next to it (FILE
-// with its extension replaced by .gif); a FILE ending in .gif gets the GIF alone. Class-conditional
-// runs sample class i % num_classes for sample i and print it. Only finished levels are used (a run
-// stopped in stage k samples levels 1..k-1).
-#include <ATen/CPUGeneratorImpl.h>
-
+// Samples from a run's newest committed checkpoint (one process, CPU) through its family
+// (train/family.h Family::Sample) and writes them as an MP4 grid (FILE) and a GIF grid next to it
+// (FILE with its extension replaced by .gif); a FILE ending in .gif gets the GIF alone.
+//   cvg:   full-length samples of the finished levels of the cascade (a run stopped in stage k
+//          samples levels 1..k-1); class-conditional runs sample class i % num_classes for
+//          sample i and print it.
+//   hvrnn: held-out sequences 0..N-1, each as two tiles: the ground truth, and the context
+//          followed by one prediction of data.eval_predicted_frames frames.
+#include <algorithm>
 #include <cstdio>
 
 #include "ckpt/checkpoint.h"
-#include "ckpt/files.h"
 #include "config/run_config.h"
 #include "media/gif.h"
 #include "media/video_writer.h"
-#include "models/cvg/pyramid.h"
 #include "train/commands.h"
-#include "train/cvg_family.h"
+#include "train/family.h"
+#include "util/files.h"
 #include "util/flags.h"
 #include "util/logging.h"
 #include "util/torch_status.h"
@@ -25,51 +26,39 @@ namespace fc::train {
 
 namespace {
 
-const char* const kFashionNames[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-
 Status Sample(const std::string& run_dir, int64_t num, const std::string& out, uint64_t seed,
               int fps, int columns) {
   const std::string cfg_path = run_dir + "/config.pbtxt";
-  if (!ckpt::Exists(cfg_path))
+  if (!Exists(cfg_path))
     return Status::NotFound(run_dir + ": not a run directory (no config.pbtxt)");
   auto cfg = config::LoadRunConfig(cfg_path, {}, /*validate=*/false);
   if (!cfg.ok()) return cfg.status();
   const framecast::RunConfig& config = cfg.value();
-  if (!config.model().has_cvg())
-    return Status::InvalidArgument(cfg_path + ": not a CVG run (sample needs model.cvg)");
+  FC_ASSIGN_OR_RETURN(const Family* family, FamilyFor(config));
+  if (Status v = family->ValidateModel(config); !v.ok()) return v.WithContext(cfg_path);
   const std::string ckpt_dir = run_dir + "/checkpoints";
   auto steps = ckpt::CommittedSteps(ckpt_dir);
   if (steps.empty()) return Status::NotFound(ckpt_dir + ": no committed checkpoint");
   const std::string step_dir = steps.back().second;
   FC_ASSIGN_OR_RETURN(auto manifest, ckpt::ReadManifest(step_dir));
-  if (manifest.model_family() != "cvg")
+  if (manifest.model_family() != family->name())
     return Status::InvalidArgument(step_dir + ": holds a '" + manifest.model_family() +
-                                   "' model, not a CVG cascade");
-  const int done = FinishedLevels(manifest, config);
-  if (done == 0)
-    return Status::InvalidArgument(step_dir + ": level 1 has not finished training yet");
-  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(step_dir, manifest, {}));
+                                   "' model, the config describes '" + family->name() + "'");
+  SampleRequest request;
+  request.run_dir = run_dir;
+  request.step_dir = step_dir;
+  request.num = num;
+  request.seed = seed;
+  FC_ASSIGN_OR_RETURN(SampleResult result, family->Sample(config, manifest, request));
+  if (result.tiles.empty()) return Status::InvalidArgument(run_dir + ": nothing was sampled");
 
-  CvgReplicaOptions o;
-  o.with_data = false;
-  FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, nullptr, o));
-  FC_RETURN_IF_ERROR(replica->LoadReplicatedState(tensors).WithContext(step_dir));
-  replica->FreezeLevels(done);
-
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor labels;
-  const int64_t classes = replica->num_classes();
-  if (classes > 0) labels = at::arange(num, at::kLong).remainder(classes);
-  FC_ASSIGN_OR_RETURN(auto outs, replica->SampleCascade(done, labels, num, gen));
-  at::Tensor x = models::cvg::FromModelRange(outs.back()).clamp(0, 1).to(at::kFloat).cpu();
-  std::vector<at::Tensor> clips;
-  for (int64_t i = 0; i < x.size(0); ++i) clips.push_back(x[i]);
+  const int per = std::max(1, result.tiles_per_sample);
+  const int64_t samples = static_cast<int64_t>(result.tiles.size()) / per;
+  const int cols = columns > 0 ? columns : static_cast<int>(std::min<int64_t>(samples, 4));
   at::Tensor grid;
-  FC_TRY_TORCH(grid = media::TileClips(
-                   clips, columns > 0 ? columns : static_cast<int>(std::min<int64_t>(num, 4))));
-  const std::string dir = ckpt::DirName(out);
-  if (!dir.empty() && dir != ".") FC_RETURN_IF_ERROR(ckpt::MakeDirs(dir));
+  FC_TRY_TORCH(grid = media::TileClips(result.tiles, cols * per));
+  const std::string dir = DirName(out);
+  if (!dir.empty() && dir != ".") FC_RETURN_IF_ERROR(MakeDirs(dir));
   const size_t dot = out.find_last_of('.');
   const size_t slash = out.find_last_of('/');
   const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
@@ -79,21 +68,8 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
   const std::string gif = gif_only ? out : (has_ext ? out.substr(0, dot) : out) + ".gif";
   FC_RETURN_IF_ERROR(media::WriteGif(gif, grid, fps).WithContext(gif));
 
-  const bool fashion =
-      config.data().has_moving_mnist() &&
-      config.data().moving_mnist().train_labels().find("fashion") != std::string::npos &&
-      classes == 10;
-  std::printf("sampled %lld clip(s) of %lld frames at %lldx%lld from %s (levels 1..%d)\n",
-              static_cast<long long>(num), static_cast<long long>(x.size(1)),
-              static_cast<long long>(x.size(3)), static_cast<long long>(x.size(4)),
-              step_dir.c_str(), done);
-  if (classes > 0) {
-    for (int64_t i = 0; i < num; ++i) {
-      const int64_t c = labels[i].item<int64_t>();
-      std::printf("sample %lld: class %lld%s%s\n", static_cast<long long>(i),
-                  static_cast<long long>(c), fashion ? " " : "", fashion ? kFashionNames[c] : "");
-    }
-  }
+  std::printf("sampled %s\n", result.what.c_str());
+  for (const auto& line : result.lines) std::printf("%s\n", line.c_str());
   if (gif_only) {
     std::printf("wrote %s\n", gif.c_str());
   } else {
@@ -107,7 +83,8 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
 int SampleCommand(int argc, char** argv, int first) {
   Flags flags("framecast sample");
   flags.Add("num", "4", "number of samples");
-  flags.Add("out", "samples.mp4", "output MP4 (a GIF grid is written next to it)");
+  flags.Add("out", "samples.mp4",
+            "output MP4 (a GIF grid is written next to it; FILE.gif: the GIF alone)");
   flags.Add("seed", "1", "noise seed");
   flags.Add("fps", "4", "frames per second of the videos");
   flags.Add("columns", "0", "grid columns (0: min(num, 4))");

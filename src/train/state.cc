@@ -99,10 +99,32 @@ Status LoadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module&
       st->momentum_buffer(m);
       optimizer.state()[key] = std::move(st);
     } else {
+      // Adam's state of one parameter is all or nothing: step (an int64 scalar), exp_avg and
+      // exp_avg_sq shaped like the parameter, and max_exp_avg_sq under amsgrad.
       auto step = from.find(base + "step");
-      if (step == from.end()) continue;
+      const bool has_a = from.count(base + "exp_avg") > 0,
+                 has_b = from.count(base + "exp_avg_sq") > 0;
+      if (step == from.end()) {
+        if (has_a || has_b)
+          return Status::InvalidArgument("checkpoint optimizer state of " + p.key() +
+                                         " has moments but no step (" + base + "step missing)");
+        continue;
+      }
+      const at::Tensor& t = step->second;
+      if (t.scalar_type() != at::kLong || t.dim() != 0)
+        return Status::InvalidArgument("checkpoint optimizer tensor " + base + "step is " +
+                                       std::string(c10::toString(t.scalar_type())) + " with " +
+                                       std::to_string(t.dim()) +
+                                       " dimension(s), not an int64 scalar");
+      const int64_t n = t.item<int64_t>();
+      if (n < 0 || n > (int64_t{1} << 50))
+        return Status::InvalidArgument("checkpoint optimizer tensor " + base + "step is " +
+                                       std::to_string(n) + ", out of range");
+      if (!has_a || !has_b)
+        return Status::InvalidArgument("checkpoint optimizer state of " + p.key() + " lacks " +
+                                       (has_a ? base + "exp_avg_sq" : base + "exp_avg"));
       auto st = std::make_unique<torch::optim::AdamParamState>();
-      st->step(step->second.item<int64_t>());
+      st->step(n);
       at::Tensor a, b, c;
       FC_RETURN_IF_ERROR(get(base + "exp_avg", p.value(), &a));
       FC_RETURN_IF_ERROR(get(base + "exp_avg_sq", p.value(), &b));
@@ -132,22 +154,56 @@ std::vector<ckpt::NamedTensor> RngState(int rank) {
   return out;
 }
 
-bool LoadRngState(int rank, const TensorMap& from) {
+Status CheckRngState(int rank, const TensorMap& from) {
+  // A generator's state is a uint8 vector of the size the generator itself produces.
+  auto check = [](const std::string& name, const at::Tensor& t, const at::Tensor& like) {
+    if (t.scalar_type() != at::kByte || t.dim() != 1 || t.numel() != like.numel())
+      return Status::InvalidArgument("checkpoint generator state " + name + " is " +
+                                     std::string(c10::toString(t.scalar_type())) + " of " +
+                                     std::to_string(t.numel()) + " element(s), not uint8[" +
+                                     std::to_string(like.numel()) + "]");
+    return Status::Ok();
+  };
   auto it = from.find(RngName(rank));
-  if (it == from.end()) return false;
-  at::Generator cpu = at::detail::getDefaultCPUGenerator();
-  cpu.set_state(it->second);
+  if (it != from.end())
+    FC_RETURN_IF_ERROR(
+        check(it->first, it->second, at::detail::getDefaultCPUGenerator().get_state()));
 #ifdef FRAMECAST_WITH_CUDA
   if (torch::cuda::is_available()) {
     for (int d = 0; d < static_cast<int>(torch::cuda::device_count()); ++d) {
       auto c = from.find("rank" + std::to_string(rank) + "/rng/cuda" + std::to_string(d));
-      if (c != from.end()) {
-        at::Generator g = at::cuda::detail::getDefaultCUDAGenerator(d);
-        g.set_state(c->second);
-      }
+      if (c != from.end())
+        FC_RETURN_IF_ERROR(
+            check(c->first, c->second, at::cuda::detail::getDefaultCUDAGenerator(d).get_state()));
     }
   }
 #endif
+  return Status::Ok();
+}
+
+Result<bool> LoadRngState(int rank, const TensorMap& from) {
+  FC_RETURN_IF_ERROR(CheckRngState(rank, from));
+  auto it = from.find(RngName(rank));
+  if (it == from.end()) return false;
+  try {
+    at::Generator cpu = at::detail::getDefaultCPUGenerator();
+    cpu.set_state(it->second);
+#ifdef FRAMECAST_WITH_CUDA
+    if (torch::cuda::is_available()) {
+      for (int d = 0; d < static_cast<int>(torch::cuda::device_count()); ++d) {
+        auto c = from.find("rank" + std::to_string(rank) + "/rng/cuda" + std::to_string(d));
+        if (c != from.end()) {
+          at::Generator g = at::cuda::detail::getDefaultCUDAGenerator(d);
+          g.set_state(c->second);
+        }
+      }
+    }
+#endif
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return Status::InvalidArgument("checkpoint generator state " + RngName(rank) +
+                                   " was refused: " + what.substr(0, what.find('\n')));
+  }
   return true;
 }
 

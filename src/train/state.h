@@ -36,8 +36,10 @@ Status LoadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module&
 std::vector<ckpt::NamedTensor> RngState(int rank);
 std::string RngName(int rank);
 // Restores this rank's generators if the checkpoint has them (it may have been written by fewer
-// ranks); returns false when it did not.
-bool LoadRngState(int rank, const TensorMap& from);
+// ranks); returns false when it did not. A state of the wrong dtype or size is InvalidArgument
+// (CheckRngState, which changes nothing) and nothing is restored.
+Status CheckRngState(int rank, const TensorMap& from);
+Result<bool> LoadRngState(int rank, const TensorMap& from);
 
 // The L2 norm of all of `module`'s parameter gradients together (0 when none has one). One host
 // synchronisation: call it on logging steps only.

@@ -8,6 +8,7 @@
 #include "train/commands.h"
 #include "train/default_config.h"
 #include "train/run.h"
+#include "util/env.h"
 #include "util/flags.h"
 #include "util/logging.h"
 
@@ -63,7 +64,9 @@ int TrainCommand(int argc, char** argv, int first) {
     return 1;
   }
   // 0, or the documented status of a run stopped on a signal or on non-finite values (faults.h).
-  return ExitStatusFor(run.value().stop);
+  const int rc = ExitStatusFor(run.value().stop);
+  RecordExitStatus(rc);  // before MPI teardown (launch/run.sh reads it)
+  return rc;
 }
 
 }  // namespace fc::train

@@ -94,12 +94,10 @@ class Trainer {
   }
 };
 
-// The trainer for `config`'s model family. Collective: every rank calls it.
+// The trainer for `config`'s model family (the registry, train/family.h). Collective: every rank
+// calls it.
 Result<std::unique_ptr<Trainer>> MakeTrainer(const framecast::RunConfig& config,
                                              const dist::World& world, dist::Communicator* comm);
-
-// Installs the data-source and model-family config defaults and rules (config::InstallConfigHooks).
-void InstallFamilyConfigHooks();
 
 // Names of optimizer state tensors of `manifest` under "<prefix>/".
 std::vector<std::string> NamesUnder(const framecast::ckpt::Manifest& manifest,

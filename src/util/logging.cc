@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "util/files.h"
+
 namespace fc {
 namespace {
 std::mutex g_mu;
@@ -56,13 +58,14 @@ void LogInfo(const std::string& msg, bool all_ranks) {
 void LogWarning(const std::string& msg) { Emit(stderr, "warning: ", msg); }
 void LogError(const std::string& msg) { Emit(stderr, "error: ", msg); }
 
-bool OpenLogFile(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "a");
-  if (f == nullptr) return false;
+Status OpenLogFile(const std::string& path) {
+  auto opened = OpenForAppend(path);  // never through a link planted at the path
+  if (!opened.ok()) return opened.status();
+  FILE* f = opened.value();
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_file != nullptr) std::fclose(g_file);
   g_file = f;
-  return true;
+  return Status::Ok();
 }
 
 void CloseLogFile() {

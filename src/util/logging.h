@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "util/status.h"
+
 namespace fc {
 
 void SetLogIdentity(int rank, int size, const std::string& host);
@@ -25,8 +27,9 @@ void LogWarning(const std::string& msg);
 void LogError(const std::string& msg);
 
 // Appends every subsequent log line to `path` (created if needed); replaces a previously opened
-// file. Returns false (errno set) when the file cannot be opened; logging to the console goes on.
-bool OpenLogFile(const std::string& path);
+// file. A link at `path` or a non-regular file is refused (never written through); on an error
+// logging to the console goes on.
+Status OpenLogFile(const std::string& path);
 void CloseLogFile();
 // Sets (non-empty) or clears (empty) the live status line on stdout; see above.
 void SetStatusLine(const std::string& line);

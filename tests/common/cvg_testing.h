@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/run_config.h"
+#include "train/family.h"
 #include "train/trainer.h"
 
 namespace fc::testing {

@@ -3,9 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "ckpt/files.h"
 #include "data/test_util.h"
 #include "media/png.h"
+#include "util/files.h"
 
 namespace fc::data {
 namespace {
@@ -44,7 +44,7 @@ TEST(Decode, Mp4AviAndPngFolderAgree) {
   TempDir dir;
   const std::string mp4 = MakeVideo(dir, "a.mp4", H264OrMpeg4());
   const std::string avi = MakeVideo(dir, "a.avi", "-c:v mjpeg -q:v 2");
-  ASSERT_TRUE(ckpt::MakeDirs(dir / "frames").ok());
+  ASSERT_TRUE(fc::MakeDirs(dir / "frames").ok());
   MakeVideo(dir, "frames/%d.png", "");
   FrameOptions o;
   auto a = DecodeVideo(mp4, o);
@@ -109,7 +109,7 @@ TEST(Decode, TruncatedFilesAreErrorsNamingTheFile) {
   TempDir dir;
   const std::string mp4 = MakeVideo(dir, "t.mp4", H264OrMpeg4());
   const std::string avi = MakeVideo(dir, "t.avi", "-c:v mjpeg -q:v 2");
-  ASSERT_TRUE(ckpt::MakeDirs(dir / "f").ok());
+  ASSERT_TRUE(fc::MakeDirs(dir / "f").ok());
   MakeVideo(dir, "f/%02d.png", "");
   for (const std::string& path : {mp4, avi, dir / "f/05.png"}) {
     testing::Truncate(path, testing::SizeOf(path) * 6 / 10);
@@ -122,7 +122,7 @@ TEST(Decode, TruncatedFilesAreErrorsNamingTheFile) {
   auto r = DecodeVideo(dir / "missing.mp4", FrameOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "junk.avi", std::string(1000, 'x')).ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "junk.avi", std::string(1000, 'x')).ok());
   r = DecodeVideo(dir / "junk.avi", FrameOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(dir / "junk.avi"), std::string::npos);

@@ -3,8 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "ckpt/files.h"
 #include "data/test_util.h"
+#include "util/files.h"
 
 namespace fc::data {
 namespace {
@@ -43,9 +43,9 @@ TEST(Idx, TruncatedBadMagicAndTrailingBytesNameFileAndOffset) {
   TempDir dir;
   at::Tensor images = Pattern({3, 4, 4});
   ASSERT_TRUE(WriteIdx(dir / "a", images, false).ok());
-  auto full = ckpt::ReadSmallFile(dir / "a", 1 << 20).value();
+  auto full = fc::ReadSmallFile(dir / "a", 1 << 20).value();
   // Short body.
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "short", full.substr(0, full.size() - 5)).ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "short", full.substr(0, full.size() - 5)).ok());
   auto r = ReadIdx(dir / "short");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
@@ -53,7 +53,7 @@ TEST(Idx, TruncatedBadMagicAndTrailingBytesNameFileAndOffset) {
   EXPECT_NE(r.status().message().find("truncated"), std::string::npos);
   EXPECT_NE(r.status().message().find("byte offset 16"), std::string::npos) << r.status().message();
   // Header cut inside the dimensions.
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "hdr", full.substr(0, 7)).ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "hdr", full.substr(0, 7)).ok());
   r = ReadIdx(dir / "hdr");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("header truncated at byte offset 7"), std::string::npos)
@@ -62,7 +62,7 @@ TEST(Idx, TruncatedBadMagicAndTrailingBytesNameFileAndOffset) {
   std::string magic = full;
   magic[0] = 0x1f;
   magic[1] = 0x00;
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "magic", magic).ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "magic", magic).ok());
   r = ReadIdx(dir / "magic");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("bad IDX magic"), std::string::npos) << r.status().message();
@@ -70,12 +70,12 @@ TEST(Idx, TruncatedBadMagicAndTrailingBytesNameFileAndOffset) {
   // Wrong element type (float 0x0d).
   std::string type = full;
   type[2] = 0x0d;
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "type", type).ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "type", type).ok());
   r = ReadIdx(dir / "type");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("byte offset 2"), std::string::npos);
   // Trailing bytes.
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "long", full + "xyz").ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "long", full + "xyz").ok());
   r = ReadIdx(dir / "long");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("trailing"), std::string::npos);
@@ -99,7 +99,7 @@ TEST(Idx, TruncatedGzipIsAnError) {
 }
 
 TEST(Idx, DebianFashionMnist) {
-  if (!ckpt::Exists(kDefaultTestImages)) GTEST_SKIP() << kDefaultTestImages << " not installed";
+  if (!fc::Exists(kDefaultTestImages)) GTEST_SKIP() << kDefaultTestImages << " not installed";
   auto r = ReadIdxImages(kDefaultTestImages);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value().sizes(), at::IntArrayRef({10000, 28, 28}));

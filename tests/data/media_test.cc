@@ -1,10 +1,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "ckpt/files.h"
 #include "data/test_util.h"
 #include "media/gif.h"
 #include "media/video_writer.h"
+#include "util/files.h"
 
 namespace fc::media {
 namespace {
@@ -40,7 +40,7 @@ TEST(Gif, GrayscaleIsExactThroughFfmpeg) {
                   &out),
             0)
       << out;
-  auto raw = ckpt::ReadSmallFile(dir / "g.raw", 1 << 20);
+  auto raw = fc::ReadSmallFile(dir / "g.raw", 1 << 20);
   ASSERT_TRUE(raw.ok());
   ASSERT_EQ(raw.value().size(), static_cast<size_t>(frames.numel()));
   at::Tensor back = at::from_blob(raw.value().data(), {5, 24, 40, 1}, at::kByte);
@@ -57,7 +57,7 @@ TEST(Gif, RgbFewColoursExactManyColoursQuantised) {
   ASSERT_EQ(Shell("ffmpeg -v error -i '" + dir / "few.gif" +
                   "' -vsync passthrough -f rawvideo -pix_fmt rgb24 '" + dir / "few.raw" + "'"),
             0);
-  auto raw = ckpt::ReadSmallFile(dir / "few.raw", 1 << 20).value();
+  auto raw = fc::ReadSmallFile(dir / "few.raw", 1 << 20).value();
   ASSERT_EQ(raw.size(), static_cast<size_t>(few.numel()));
   EXPECT_TRUE(at::equal(at::from_blob(raw.data(), few.sizes(), at::kByte), few));
   at::Tensor many = at::randint(0, 256, {4, 20, 20, 3}, at::kLong).to(at::kByte);
@@ -91,7 +91,7 @@ TEST(Mp4, WrittenAndProbed) {
             0);
   const std::string codec = Mp4EncoderName() == "libx264" ? "h264" : "mpeg4";
   EXPECT_EQ(out, codec + ",22,34,yuv420p\n");  // odd sizes padded to even
-  for (const auto& n : ckpt::ListDir(dir.path())) EXPECT_EQ(n.find("tmp"), std::string::npos);
+  for (const auto& n : fc::ListDir(dir.path())) EXPECT_EQ(n.find("tmp"), std::string::npos);
   at::Tensor gray = at::randint(0, 256, {3, 16, 16, 1}, at::kLong).to(at::kByte);
   ASSERT_TRUE(WriteMp4(dir / "g.mp4", gray, 5).ok());
   EXPECT_EQ(data::testing::ProbeFrameCount(dir / "g.mp4"), 3);

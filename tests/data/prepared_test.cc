@@ -3,11 +3,11 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "ckpt/files.h"
 #include "data/prepare.h"
 #include "data/sources.h"
 #include "data/test_util.h"
 #include "media/png.h"
+#include "util/files.h"
 
 namespace fc::data {
 namespace {
@@ -30,7 +30,7 @@ void MakeRaw(const std::string& root, int per_class, int frames) {
   for (const char* cls : {"boxing", "walking"}) {
     for (int k = 0; k < per_class; ++k, ++s) {
       const std::string dir = root + "/" + cls + "/seq" + std::to_string(k);
-      ASSERT_TRUE(ckpt::MakeDirs(dir).ok());
+      ASSERT_TRUE(fc::MakeDirs(dir).ok());
       for (int f = 0; f < frames; ++f) {
         ASSERT_TRUE(media::WritePng(dir + "/" + std::to_string(f) + ".png", Frame(s, f)).ok());
       }
@@ -157,7 +157,7 @@ TEST(Prepared, CorruptedByteIsDetectedWithFileAndOffset) {
 TEST(Prepared, FailedPrepareLeavesNothingThatLooksValid) {
   TempDir dir;
   MakeRaw(dir / "raw", 2, 3);
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "raw/walking/seq1/1.png", "not a png at all").ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "raw/walking/seq1/1.png", "not a png at all").ok());
   PrepareOptions o;
   o.input = dir / "raw";
   o.output = dir / "ds";
@@ -166,8 +166,8 @@ TEST(Prepared, FailedPrepareLeavesNothingThatLooksValid) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("raw/walking/seq1/1.png"), std::string::npos)
       << r.status().message();
-  EXPECT_FALSE(ckpt::Exists(dir / "ds"));
-  for (const auto& n : ckpt::ListDir(dir.path())) EXPECT_EQ(n.find("partial"), std::string::npos);
+  EXPECT_FALSE(fc::Exists(dir / "ds"));
+  for (const auto& n : fc::ListDir(dir.path())) EXPECT_EQ(n.find("partial"), std::string::npos);
   // With skip-bad the rest is prepared and the bad sequence counted.
   o.skip_bad = true;
   auto ok = Prepare(o);
@@ -186,13 +186,13 @@ TEST(Prepared, ChunksTestListAndTestCount) {
   // Cityscapes-like: one folder per city holding several 4-frame snippets back to back.
   for (const char* city : {"aachen", "bonn"}) {
     const std::string d = dir / "raw" + "/" + city;
-    ASSERT_TRUE(ckpt::MakeDirs(d).ok());
+    ASSERT_TRUE(fc::MakeDirs(d).ok());
     for (int f = 0; f < 13; ++f) {
       ASSERT_TRUE(
           media::WritePng(d + "/" + city + "_" + std::to_string(f) + ".png", Frame(0, f)).ok());
     }
   }
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "list", "# test\nbonn#0\nbonn#2\n").ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "list", "# test\nbonn#0\nbonn#2\n").ok());
   PrepareOptions o;
   o.input = dir / "raw";
   o.output = dir / "ds";
@@ -207,7 +207,7 @@ TEST(Prepared, ChunksTestListAndTestCount) {
   EXPECT_EQ(ds->split("train").value()->frames(0), 4);
   const std::string t = ds->split("test").value()->sequence_name(0);
   EXPECT_TRUE(t == "bonn#0" || t == "bonn#2") << t;
-  ASSERT_TRUE(ckpt::WriteFileAtomic(dir / "list2", "bonn#9\n").ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(dir / "list2", "bonn#9\n").ok());
   o.test_list = dir / "list2";
   o.test_count = 0;
   o.overwrite = true;

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "ckpt/files.h"
+#include "util/files.h"
 
 namespace fc::data::testing {
 
@@ -20,7 +20,7 @@ TempDir::TempDir() {
   path_ = tmpl;
 }
 
-TempDir::~TempDir() { (void)ckpt::RemoveTree(path_); }
+TempDir::~TempDir() { (void)fc::RemoveTree(path_); }
 
 int Shell(const std::string& command, std::string* output) {
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");

@@ -4,12 +4,15 @@
 #include <torch/serialize.h>
 
 #include <cstdlib>
+#include <functional>
 
-#include "ckpt/files.h"
+#include "ckpt/checkpoint.h"
 #include "common/mpi_env.h"
 #include "config/run_config.h"
 #include "train/default_config.h"
 #include "train/run.h"
+#include "train/state.h"
+#include "util/files.h"
 
 namespace fc::testing {
 namespace {
@@ -31,7 +34,7 @@ framecast::RunConfig Config(const std::string& dir, int64_t steps) {
 // A directory every rank agrees on, emptied by rank 0.
 std::string FreshDir(const std::string& name) {
   const std::string d = "ckpt-dist-" + name + "-np" + std::to_string(g_world->size());
-  if (g_world->rank() == 0) EXPECT_TRUE(ckpt::RemoveTree(d).ok());
+  if (g_world->rank() == 0) EXPECT_TRUE(fc::RemoveTree(d).ok());
   MPI_Barrier(g_world->comm());
   return d;
 }
@@ -70,10 +73,96 @@ TEST(CheckpointDist, ResumeIsBitExact) {
   for (int r = 0; r < g_world->size(); ++r) {
     const std::string shard = "/checkpoints/step-00000010/shard-0000" + std::to_string(r) +
                               "-of-0000" + std::to_string(g_world->size()) + ".bin";
-    auto a = ckpt::ReadSmallFile(dir + "/A" + shard, 1 << 30),
-         b = ckpt::ReadSmallFile(dir + "/B" + shard, 1 << 30);
+    auto a = fc::ReadSmallFile(dir + "/A" + shard, 1 << 30),
+         b = fc::ReadSmallFile(dir + "/B" + shard, 1 << 30);
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_TRUE(a.value() == b.value()) << shard << " differs";
+  }
+}
+
+// Checkpoints whose checksums verify but whose tensors do not fit their roles: each is damage, the
+// run says why and resumes from the previous step (never an abort). The hostile step is written
+// through the checkpoint library itself, so every CRC, the manifest's checksum and the shard
+// headers are valid.
+TEST(CheckpointDist, HostileTensorsFallBackToThePreviousStep) {
+  const std::string dir = FreshDir("hostile");
+  auto cfg = [&](int64_t steps) {
+    framecast::RunConfig c = Config(dir, steps);
+    EXPECT_TRUE(config::ApplyOverride(&c, "optimizers[0].adam.beta1=0.9").ok());
+    config::ApplyDefaults(&c);
+    EXPECT_TRUE(config::Validate(c).ok());
+    return c;
+  };
+  auto first = train::RunTraining(cfg(6), *g_world, true);  // commits steps 3 and 6
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const std::string step6 = dir + "/checkpoints/step-00000006";
+  auto manifest = ckpt::ReadManifest(step6);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  auto all = ckpt::ReadTensors(step6, manifest.value(), {});
+  ASSERT_TRUE(all.ok());
+  std::string a_step, a_moment, a_weight;
+  for (const auto& [name, t] : all.value()) {
+    if (name.rfind("optim/", 0) == 0 && name.size() > 5 && name.substr(name.size() - 5) == "/step")
+      a_step = name;
+    if (name.rfind("optim/", 0) == 0 && name.find("/exp_avg_sq") != std::string::npos)
+      a_moment = name;
+    if (name.rfind("model/", 0) == 0 && t.dim() >= 2) a_weight = name;
+  }
+  ASSERT_FALSE(a_step.empty() || a_moment.empty() || a_weight.empty());
+  const std::string rng = train::RngName(g_world->rank());
+  struct Case {
+    std::string what;
+    std::function<void(train::TensorMap*)> edit;
+  };
+  const std::vector<Case> cases = {
+      {"optimizer step of the wrong shape",
+       [&](train::TensorMap* m) { (*m)[a_step] = at::zeros({3}, at::kFloat); }},
+      {"optimizer step of the wrong dtype",
+       [&](train::TensorMap* m) { (*m)[a_step] = at::full({}, 6.0, at::kDouble); }},
+      {"negative optimizer step",
+       [&](train::TensorMap* m) { (*m)[a_step] = at::full({}, -5, at::kLong); }},
+      {"missing optimizer moment", [&](train::TensorMap* m) { m->erase(a_moment); }},
+      {"moment of the wrong shape",
+       [&](train::TensorMap* m) {
+         (*m)[a_moment] = at::zeros({2, 2}, at::kFloat);
+       }},
+      {"weight of the wrong dtype",
+       [&](train::TensorMap* m) { (*m)[a_weight] = (*m)[a_weight].to(at::kDouble); }},
+      {"missing weight", [&](train::TensorMap* m) { m->erase(a_weight); }},
+      {"generator state of the wrong dtype",
+       [&](train::TensorMap* m) { (*m)[rng] = at::zeros({16}, at::kLong); }},
+      {"generator state too short",
+       [&](train::TensorMap* m) { (*m)[rng] = at::zeros({16}, at::kByte); }},
+  };
+  for (const Case& c : cases) {
+    // step-6 rewritten with the hostile contents (rank-local RNG tensors stay local).
+    train::TensorMap edited = all.value();
+    c.edit(&edited);
+    std::vector<ckpt::NamedTensor> replicated, local;
+    for (auto& [name, t] : edited) {
+      if (name.rfind("rank", 0) == 0) {
+        if (name.rfind("rank" + std::to_string(g_world->rank()) + "/", 0) == 0)
+          local.push_back({name, t});
+      } else {
+        replicated.push_back({name, t});
+      }
+    }
+    auto comm = dist::MakeCommunicator(*g_world, dist::Backend::kMpi);
+    ASSERT_TRUE(comm.ok());
+    if (g_world->rank() == 0) ASSERT_TRUE(fc::RemoveTree(step6).ok());
+    MPI_Barrier(g_world->comm());
+    ASSERT_TRUE(
+        ckpt::WriteCheckpoint(step6, replicated, local, manifest.value(), comm.value().get()).ok())
+        << c.what;
+    ASSERT_TRUE(ckpt::VerifyCheckpoint(step6).ok()) << c.what << ": the checksums must verify";
+    auto resumed = train::RunTraining(cfg(6), *g_world, true);
+    ASSERT_TRUE(resumed.ok()) << c.what << ": " << resumed.status().ToString();
+    EXPECT_TRUE(resumed.value().resumed) << c.what;
+    EXPECT_EQ(fc::BaseName(resumed.value().resumed_from), "step-00000003")
+        << c.what << ": resumed from " << resumed.value().resumed_from;
+    // It trained steps 4..6 again from step 3 and committed a good step 6.
+    EXPECT_EQ(resumed.value().first_global_step, 3) << c.what;
+    ExpectBitwiseEqual(first.value().final_state, resumed.value().final_state, c.what);
   }
 }
 
@@ -89,7 +178,7 @@ TEST(CheckpointDist, Reshard) {
   if (dir.empty()) GTEST_SKIP() << "run by CTest's dist.reshard.* tests (FRAMECAST_RESHARD_DIR)";
   framecast::RunConfig cfg = Config(dir + "/run", 5);
   if (role == "save") {
-    if (g_world->rank() == 0) ASSERT_TRUE(ckpt::RemoveTree(dir).ok());
+    if (g_world->rank() == 0) ASSERT_TRUE(fc::RemoveTree(dir).ok());
     MPI_Barrier(g_world->comm());
     auto run = train::RunTraining(cfg, *g_world, true);
     ASSERT_TRUE(run.ok()) << run.status().ToString();
@@ -98,12 +187,11 @@ TEST(CheckpointDist, Reshard) {
       for (auto& [n, t] : run.value().final_state) d.insert(n, t);
       std::vector<char> bytes = torch::pickle_save(c10::IValue(d));
       ASSERT_TRUE(
-          ckpt::WriteFileAtomic(dir + "/expected.pt", std::string(bytes.begin(), bytes.end()))
-              .ok());
+          fc::WriteFileAtomic(dir + "/expected.pt", std::string(bytes.begin(), bytes.end())).ok());
     }
     return;
   }
-  auto bytes = ckpt::ReadSmallFile(dir + "/expected.pt", 1 << 30);
+  auto bytes = fc::ReadSmallFile(dir + "/expected.pt", 1 << 30);
   ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
   auto dict = torch::pickle_load(std::vector<char>(bytes.value().begin(), bytes.value().end()))
                   .toGenericDict();

@@ -4,13 +4,14 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
-#include "ckpt/files.h"
 #include "common/mpi_env.h"
 #include "common/ranks.h"
 #include "config/run_config.h"
+#include "train/family.h"
 #include "train/hvrnn_family.h"
 #include "train/run.h"
 #include "train/trainer.h"
+#include "util/files.h"
 
 namespace fc::testing {
 namespace {
@@ -66,7 +67,7 @@ framecast::RunConfig TinyHvrnn(const std::string& dir, int64_t steps) {
 
 std::string FreshDir(const std::string& name) {
   const std::string d = "hvrnn-dist-" + name + "-np" + std::to_string(g_world->size());
-  if (g_world->rank() == 0) EXPECT_TRUE(ckpt::RemoveTree(d).ok());
+  if (g_world->rank() == 0) EXPECT_TRUE(fc::RemoveTree(d).ok());
   MPI_Barrier(g_world->comm());
   return d;
 }

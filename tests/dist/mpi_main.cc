@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 
 #include "common/mpi_env.h"
+#include "train/family.h"
 #include "util/logging.h"
 
 namespace fc::testing {
@@ -16,6 +17,7 @@ dist::World* g_world = nullptr;
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   at::set_num_threads(1);
+  fc::train::InstallFamilyConfigHooks();  // config loading as the framecast executable does it
   fc::dist::WorldOptions options;
 #ifdef FRAMECAST_TEST_CUDA_WORLD
   // The GPU test binary binds a GPU when one is visible and runs on CPU (tests skip) otherwise.

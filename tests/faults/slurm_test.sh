@@ -3,7 +3,9 @@
 # slurm_cluster.sh): the project's own cluster/slurm/train_1node.sbatch with 2 tasks is requeued
 # mid-training (scontrol requeue: SIGTERM), then signalled (scancel --signal=USR1 -b: the batch
 # shell forwards it); each time every rank checkpoints and exits 75, the job is requeued and resumes
-# from its run directory (keyed by the job id); the final parameters equal an uninterrupted run's.
+# from its run directory (keyed by the job id). Then one rank is killed with SIGKILL: the job is
+# requeued as a lost rank and resumes from its newest checkpoint. The final parameters equal an
+# uninterrupted run's.
 # The ranks hold at the step boundaries chosen for the two stops (test hook FRAMECAST_TEST_HOLD_STEPS)
 # until the signal arrives, so nothing depends on how fast the steps or the daemons are.
 # Then the acceptance command (configs/hvrnn_smmnist_tiny.pbtxt, cut to 2 steps) trains and
@@ -27,10 +29,10 @@ mpirun --oversubscribe -np 2 "$fc" train "${args[@]}" --set output_dir="$work/re
 
 export FRAMECAST_ROOT="$src" FRAMECAST_BIN="$fc" FRAMECAST_RUNS="$work/runs"
 cd "$work/submit"
-# Test hook (train/faults.h): the ranks hold at global steps 20 and 60 until a stop signal arrives,
+# Test hook (train/faults.h): the ranks hold at global steps 20, 60 and 80 until a stop signal arrives,
 # so the requeue and the USR1 land at known steps however fast the steps run. sbatch hands the
 # submitting environment to the job (--export=ALL), srun to the ranks.
-job="$(FRAMECAST_TEST_HOLD_STEPS=20,60 sbatch --parsable --ntasks=2 --job-name=fctest \
+job="$(FRAMECAST_TEST_HOLD_STEPS=20,60,80 sbatch --parsable --ntasks=2 --job-name=fctest \
   "$src/cluster/slurm/train_1node.sbatch" "${args[@]}")" || { echo "FAIL: sbatch"; exit 1; }
 out="$work/submit/framecast-fctest-$job.out"
 run="$work/runs/fctest-$job"
@@ -90,21 +92,38 @@ grep -q "got SIGUSR1: asking the ranks to checkpoint" "$out" || fail "the batch 
 release
 echo "run 2 checkpointed at global step $stop2 on SIGUSR1 and requeued itself"
 
-# 3. The third run resumes and completes.
+# 3. The third run resumes; at global step 80 one rank is killed with SIGKILL (as the OOM killer
+# or a crashed node would): srun takes the step down, the batch shell requeues the job (a lost
+# rank, restart 2 < FRAMECAST_MAX_RESTARTS), and the fourth run resumes from step 60's checkpoint.
+wait_out "resumed from $run/checkpoints/$(printf 'step-%08d' "$stop2") " 240
+wait_out 'test hook: holding after global step 80 ' 240 2
+victim=""
+for p in $(pgrep -f "^$fc train .*output_dir=$run"); do
+  grep -qz '^SLURM_PROCID=1$' "/proc/$p/environ" 2>/dev/null && victim="$p"
+done
+[ -n "$victim" ] || fail "could not find rank 1's process"
+kill -9 "$victim"
+echo "killed rank 1 (pid $victim) with SIGKILL while the ranks hold at global step 80"
+wait_out "requeueing job $job: a rank or node was lost" 120
+release
+echo "the job requeued itself after losing a rank"
+
+# 4. The fourth run resumes from step 60 and completes.
 for i in $(seq 1200); do s="$(state)"; [ "$s" = COMPLETED ] || [ "$s" = FAILED ] && break; sleep 0.2; done
 [ "$(state)" = COMPLETED ] || fail "job ended $(state), expected COMPLETED"
-grep -q "resumed from $run/checkpoints/$(printf 'step-%08d' "$stop2") " "$out" || fail "run 3 did not resume from global step $stop2"
-grep -q "(restart 2)" "$out" || fail "expected three runs of the job (restart 2)"
+[ "$(grep -c "resumed from $run/checkpoints/$(printf 'step-%08d' "$stop2") " "$out")" -ge 2 ] ||
+  fail "run 4 did not resume from global step $stop2 (the newest checkpoint before the kill)"
+grep -q "(restart 3)" "$out" || fail "expected four runs of the job (restart 3)"
 final="$run/checkpoints/$(printf 'step-%08d' $steps)"
 diff <(state_digest "$fc" "$work/ref/checkpoints/$(printf 'step-%08d' $steps)") <(state_digest "$fc" "$final") ||
   fail "final parameters differ from the uninterrupted run"
-echo "job $job: requeued at step $stop1, signalled at step $stop2, completed; final parameters bitwise equal ($(( $(date +%s) - t_start )) s)"
+echo "job $job: requeued at step $stop1, signalled at step $stop2, a rank killed at step 80, completed; final parameters bitwise equal ($(( $(date +%s) - t_start )) s)"
 
-# 4. The acceptance command, cut short: the HVRNN config trains and writes checkpoints.
+# 5. The acceptance command, cut short: the HVRNN config trains and writes checkpoints.
 job2="$(sbatch --parsable --job-name=hvrnn "$src/cluster/slurm/train_1node.sbatch" "$src/configs/hvrnn_smmnist_tiny.pbtxt" \
   --set stages[0].steps=2 --set checkpoint.every_steps=1 --set data.global_batch=2 --set logging.every_steps=1)" || fail "sbatch hvrnn"
 job="$job2"; out="$work/submit/framecast-hvrnn-$job2.out"
 for i in $(seq 600); do s="$(state)"; [ "$s" = COMPLETED ] || [ "$s" = FAILED ] && break; sleep 0.5; done
 [ "$(state)" = COMPLETED ] || fail "hvrnn job ended $(state)"
 "$fc" ckpt verify "$(newest_step "$work/runs/hvrnn-$job2")" || fail "hvrnn checkpoint"
-echo "PASS: SLURM requeue + USR1 resume bit-exactly; sbatch train_1node.sbatch configs/hvrnn_smmnist_tiny.pbtxt trains and checkpoints ($(( $(date +%s) - t_start )) s)"
+echo "PASS: SLURM requeue, USR1 and a rank killed with SIGKILL resume bit-exactly; sbatch train_1node.sbatch configs/hvrnn_smmnist_tiny.pbtxt trains and checkpoints ($(( $(date +%s) - t_start )) s)"

@@ -15,6 +15,11 @@ foreach(t kill_rank hang nonfinite signal startup_errors)
   set_tests_properties(faults.${t} PROPERTIES LABELS faults TIMEOUT 300 ENVIRONMENT "${FC_MPI_ENV}")
 endforeach()
 
+# The run directory against a second job, damage, planted links; launch/run.sh under SIGTERM; torchrun.
+add_test(NAME faults.run_dir COMMAND bash ${FC_FAULTS_DIR}/run_dir_test.sh ${MPIRUN} $<TARGET_FILE:framecast>
+  ${FC_FAULTS_WORK} ${FRAMECAST_PYTHON})
+set_tests_properties(faults.run_dir PROPERTIES LABELS faults TIMEOUT 600 ENVIRONMENT "${FC_MPI_ENV}")
+
 # Real SLURM daemons on localhost (skips, exit 77, only when they cannot start here).
 add_test(NAME faults.slurm COMMAND bash ${FC_FAULTS_DIR}/slurm_test.sh ${CMAKE_SOURCE_DIR}
   $<TARGET_FILE:framecast> ${FC_FAULTS_WORK})

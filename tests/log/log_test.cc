@@ -11,16 +11,15 @@
 #include <cstring>
 #include <limits>
 
-#include "ckpt/crc32c.h"
-#include "ckpt/files.h"
 #include "log/banner.h"
 #include "log/console.h"
 #include "log/event.pb.h"
 #include "log/event_writer.h"
 #include "log/metrics_log.h"
-#include "log/runs_list.h"
 #include "log/samples.h"
 #include "log/tfrecord.h"
+#include "util/crc32c.h"
+#include "util/files.h"
 
 namespace fc::log {
 namespace {
@@ -34,7 +33,7 @@ std::string TempDir(const std::string& name) {
       const char* d = mkdtemp(buf);
       path = d != nullptr ? d : "/tmp";
     }
-    ~Root() { (void)ckpt::RemoveTree(path); }
+    ~Root() { (void)fc::RemoveTree(path); }
   };
   static Root root;
   static int n = 0;
@@ -57,10 +56,10 @@ TEST(TfRecord, FramingMatchesTheDefinition) {
   uint64_t len = 0;
   for (int i = 0; i < 8; ++i) len |= static_cast<uint64_t>(static_cast<uint8_t>(rec[i])) << (8 * i);
   EXPECT_EQ(len, data.size());
-  EXPECT_EQ(Le32(rec, 8), MaskReference(ckpt::Crc32cReference(rec.data(), 8)));
+  EXPECT_EQ(Le32(rec, 8), MaskReference(fc::Crc32cReference(rec.data(), 8)));
   EXPECT_EQ(rec.substr(12, data.size()), data);
   EXPECT_EQ(Le32(rec, 12 + data.size()),
-            MaskReference(ckpt::Crc32cReference(data.data(), data.size())));
+            MaskReference(fc::Crc32cReference(data.data(), data.size())));
   // CRC-32C check value: crc32c("123456789") = 0xE3069283.
   EXPECT_EQ(MaskedCrc32c("123456789", 9), MaskReference(0xE3069283u));
 }
@@ -105,7 +104,7 @@ TEST(EventWriter, WritesVersionScalarsAndImages) {
     ASSERT_TRUE(w.value()->AddScalars(7, {{"loss", 0.25}, {"lr", 1e-3}}).ok());
     ASSERT_TRUE(w.value()->AddImage("samples", 9, "\x89PNG-bytes", 3, 4, 1).ok());
   }  // destruction flushes
-  auto bytes = ckpt::ReadSmallFile(path, 1 << 20);
+  auto bytes = fc::ReadSmallFile(path, 1 << 20);
   ASSERT_TRUE(bytes.ok());
   auto recs = ParseRecords(bytes.value());
   ASSERT_TRUE(recs.ok()) << recs.status().message();
@@ -136,7 +135,7 @@ TEST(EventWriter, FlushesEveryNRecords) {
   o.flush_every_seconds = 1e9;
   auto w = EventWriter::Open(dir, o);
   ASSERT_TRUE(w.ok());
-  auto size = [&] { return ckpt::FileSize(w.value()->path()).value(); };
+  auto size = [&] { return fc::FileSize(w.value()->path()).value(); };
   const uint64_t first = size();  // the version record, flushed by Open
   EXPECT_GT(first, 16u);
   ASSERT_TRUE(w.value()->AddScalar("a", 1, 1.0).ok());
@@ -167,13 +166,13 @@ TEST(Metrics, LineFormatAndParse) {
 
 TEST(Metrics, AppendsAcrossOpens) {
   const std::string dir = TempDir("run");
-  ASSERT_TRUE(ckpt::MakeDirs(dir).ok());
+  ASSERT_TRUE(fc::MakeDirs(dir).ok());
   for (int i = 0; i < 2; ++i) {
     auto m = MetricsLog::Open(dir + "/metrics.jsonl");
     ASSERT_TRUE(m.ok());
     ASSERT_TRUE(m.value()->Write(i + 1, "main", i + 1, {{"loss", 1.5}}).ok());
   }
-  auto text = ckpt::ReadSmallFile(dir + "/metrics.jsonl", 1 << 20);
+  auto text = fc::ReadSmallFile(dir + "/metrics.jsonl", 1 << 20);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(std::count(text.value().begin(), text.value().end(), '\n'), 2);
   EXPECT_EQ(text.value().rfind("{\"step\": 1, \"stage\": \"main\", \"stage_step\": 1, ", 0), 0u);
@@ -238,42 +237,6 @@ TEST(Samples, FilmstripPutsTilesInRowsAndFramesInColumns) {
   EXPECT_EQ(s[4][0][0].item<int>(), 255);  // tile 1, red
   EXPECT_EQ(s[4][0][1].item<int>(), 0);
   EXPECT_EQ(s[4][8][0].item<int>(), 255);  // tile 1 holds its last frame
-}
-
-TEST(RunsList, SummarizesConfigMetricsAndCheckpoints) {
-  const std::string root = TempDir("runs");
-  const std::string run = root + "/group/r1";
-  ASSERT_TRUE(ckpt::MakeDirs(run).ok());
-  ASSERT_TRUE(
-      ckpt::WriteFileAtomic(run + "/config.pbtxt",
-                            "name: \"r1\" model { demo {} } stages { name: \"a\" steps: 4 } "
-                            "stages { name: \"b\" steps: 6 }")
-          .ok());
-  ASSERT_TRUE(ckpt::WriteFileAtomic(run + "/metrics.jsonl",
-                                    MetricsLine(5, "b", 1, 0, {{"g_loss", 0.5}}) + "\n" +
-                                        MetricsLine(6, "b", 2, 0, {{"g_loss", 0.375}}) + "\n{\"st")
-                  .ok());
-  ASSERT_TRUE(ckpt::MakeDirs(root + "/not-a-run/deeper").ok());
-  auto runs = ListRuns(root);
-  ASSERT_TRUE(runs.ok());
-  ASSERT_EQ(runs.value().size(), 1u);
-  const RunSummary& r = runs.value()[0];
-  EXPECT_EQ(r.name, "r1");
-  EXPECT_EQ(r.family, "demo");
-  EXPECT_EQ(r.stage, "b");
-  EXPECT_EQ(r.step, 2);
-  EXPECT_EQ(r.stage_steps, 6);
-  EXPECT_EQ(r.global_step, 6);
-  EXPECT_EQ(r.total_steps, 10);
-  EXPECT_TRUE(r.has_loss);
-  EXPECT_EQ(r.loss_name, "g_loss");
-  EXPECT_EQ(r.loss, 0.375);
-  EXPECT_EQ(r.last_checkpoint, "");
-  const std::string table = FormatRunsTable(runs.value());
-  EXPECT_NE(table.find("r1"), std::string::npos);
-  EXPECT_NE(table.find("2/6"), std::string::npos);
-  EXPECT_NE(table.find("0.375"), std::string::npos);
-  EXPECT_FALSE(ListRuns(root + "/missing").ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "train/family.h"
 #include "train/performance_testing.h"
 
 namespace fc::testing {

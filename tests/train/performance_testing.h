@@ -14,6 +14,7 @@
 #include "common/ranks.h"
 #include "config/run_config.h"
 #include "train/cvg_family.h"
+#include "train/family.h"
 #include "train/hvrnn_family.h"
 #include "train/trainer.h"
 

@@ -2,7 +2,8 @@
 # the step's host synchronisations and the config rules (label unit, CPU, tiny models); the GPU
 # step against the CPU reference and CUDA-graph replay against the eager step (label gpu, skipped
 # without a CUDA device).
-add_executable(framecast_train_tests train/performance_test.cc train/early_stopping_test.cc)
+add_executable(framecast_train_tests train/performance_test.cc train/early_stopping_test.cc
+  train/family_test.cc train/runs_list_test.cc)
 target_link_libraries(framecast_train_tests PRIVATE framecast_testing GTest::gtest_main)
 framecast_use_pch(framecast_train_tests)
 gtest_discover_tests(framecast_train_tests PROPERTIES LABELS unit TIMEOUT 300

@@ -10,10 +10,11 @@
 #include <random>
 
 #include "ckpt/checkpointer.h"
-#include "ckpt/crc32c.h"
-#include "ckpt/files.h"
+#include "ckpt/manifest_check.h"
 #include "common/ranks.h"
+#include "util/crc32c.h"
 #include "util/digest.h"
+#include "util/files.h"
 
 namespace fc::testing {
 namespace {
@@ -22,8 +23,8 @@ using ckpt::NamedTensor;
 
 std::string TempDir(const std::string& tag) {
   std::string d = "/tmp/fc-ckpt-" + tag + "-" + std::to_string(getpid());
-  EXPECT_TRUE(ckpt::RemoveTree(d).ok());
-  EXPECT_TRUE(ckpt::MakeDirs(d).ok());
+  EXPECT_TRUE(fc::RemoveTree(d).ok());
+  EXPECT_TRUE(fc::MakeDirs(d).ok());
   return d;
 }
 
@@ -72,18 +73,18 @@ void ExpectSameState(const std::map<std::string, at::Tensor>& got, int64_t seed)
 
 TEST(Crc32c, MatchesReferenceAndKnownVector) {
   const char* v = "123456789";
-  EXPECT_EQ(ckpt::Crc32cReference(v, 9), 0xE3069283u);  // the standard check value
-  EXPECT_EQ(ckpt::Crc32c(v, 9), 0xE3069283u);
+  EXPECT_EQ(fc::Crc32cReference(v, 9), 0xE3069283u);  // the standard check value
+  EXPECT_EQ(fc::Crc32c(v, 9), 0xE3069283u);
   std::mt19937 rng(1);
   std::vector<uint8_t> buf(10007);
   for (auto& b : buf) b = static_cast<uint8_t>(rng());
   for (size_t n :
        {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{63}, size_t{4096}, buf.size()}) {
-    EXPECT_EQ(ckpt::Crc32c(buf.data(), n), ckpt::Crc32cReference(buf.data(), n))
-        << n << " bytes, " << ckpt::Crc32cImplementation();
+    EXPECT_EQ(fc::Crc32c(buf.data(), n), fc::Crc32cReference(buf.data(), n))
+        << n << " bytes, " << fc::Crc32cImplementation();
   }
-  uint32_t c = ckpt::Crc32cExtend(0, buf.data(), 100);
-  EXPECT_EQ(ckpt::Crc32cExtend(c, buf.data() + 100, 900), ckpt::Crc32c(buf.data(), 1000));
+  uint32_t c = fc::Crc32cExtend(0, buf.data(), 100);
+  EXPECT_EQ(fc::Crc32cExtend(c, buf.data() + 100, 900), fc::Crc32c(buf.data(), 1000));
 }
 
 TEST(Checkpoint, RoundTripOnAnyNumberOfRanks) {
@@ -101,7 +102,7 @@ TEST(Checkpoint, RoundTripOnAnyNumberOfRanks) {
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     ExpectSameState(t.value(), 7);
   }
-  ckpt::RemoveTree(dir).ok();
+  fc::RemoveTree(dir).ok();
 }
 
 TEST(Checkpoint, ShardsAreBalancedBySize) {
@@ -122,7 +123,7 @@ class Damage : public ::testing::Test {
     ASSERT_TRUE(m.ok());
     manifest_ = m.value();
   }
-  void TearDown() override { ckpt::RemoveTree(dir_).ok(); }
+  void TearDown() override { fc::RemoveTree(dir_).ok(); }
   const framecast::ckpt::TensorRecord& Record(const std::string& name) {
     for (const auto& r : manifest_.tensors()) {
       if (r.name() == name) return r;
@@ -138,7 +139,8 @@ class Damage : public ::testing::Test {
   void RewriteManifest(const std::function<void(framecast::ckpt::Manifest*)>& edit) {
     framecast::ckpt::Manifest m = manifest_;
     edit(&m);
-    ASSERT_TRUE(ckpt::WriteFileAtomic(step_ + "/MANIFEST.pb", m.SerializeAsString()).ok());
+    // With a valid checksum around the wrong contents: the field checks must catch them.
+    ASSERT_TRUE(fc::WriteFileAtomic(step_ + "/MANIFEST.pb", ckpt::EncodeManifest(m)).ok());
   }
   std::string dir_, step_;
   framecast::ckpt::Manifest manifest_;
@@ -176,7 +178,7 @@ TEST_F(Damage, TruncatedShard) {
 }
 
 TEST_F(Damage, MissingShard) {
-  ASSERT_TRUE(ckpt::RemoveFile(step_ + "/shard-00001-of-00002.bin").ok());
+  ASSERT_TRUE(fc::RemoveFile(step_ + "/shard-00001-of-00002.bin").ok());
   Status s = ckpt::VerifyCheckpoint(step_);
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find("shard-00001-of-00002.bin: shard file missing"), std::string::npos)
@@ -214,7 +216,37 @@ TEST_F(Damage, HostileManifests) {
       {"world size", [](auto* m) { m->set_world_size(1 << 30); }, "world_size"},
       {"duplicate name", [](auto* m) { m->mutable_tensors(1)->set_name(m->tensors(0).name()); },
        "duplicate"},
-      {"format", [](auto* m) { m->set_format_version(99); }, "format_version 99"},
+      {"negative stage index", [](auto* m) { m->set_stage_index(-3); },
+       "stage_index -3 out of range"},
+      {"stage index past the stages",
+       [](auto* m) {
+         m->clear_stages();
+         m->add_stages()->set_name("a");
+         m->set_stage_index(1);
+       },
+       "stage_index 1 out of range"},
+      {"negative step", [](auto* m) { m->set_step(-1); }, "step -1 out of range"},
+      {"global step below the step",
+       [](auto* m) {
+         m->set_step(5);
+         m->set_global_step(2);
+       },
+       "global_step 2 out of range"},
+      {"negative steps done",
+       [](auto* m) {
+         m->clear_stages();
+         m->add_stages()->set_steps_done(-7);
+         m->set_stage_index(0);
+       },
+       "stages[0].steps_done -7"},
+      {"unknown stage state",
+       [](auto* m) {
+         m->clear_stages();
+         m->add_stages()->set_state(static_cast<framecast::ckpt::StageStatus::State>(9));
+         m->set_stage_index(0);
+       },
+       "stages[0].state 9"},
+      {"negative data position", [](auto* m) { m->set_data_position(-1); }, "data_position"},
       {"config text changed under its digest",
        [](auto* m) {
          m->set_config_text("name: \"a\"\n");
@@ -228,8 +260,43 @@ TEST_F(Damage, HostileManifests) {
     EXPECT_FALSE(s.ok()) << c.what;
     EXPECT_NE(s.message().find(c.expect), std::string::npos) << c.what << ": " << s.message();
   }
+  // A version-2 manifest whose bytes changed under its checksum (every single-bit flip of the
+  // serialisation is caught), one without its trailer, and the trailer's CRC itself damaged.
+  {
+    const std::string good = ckpt::EncodeManifest(manifest_);
+    for (size_t bit = 0; bit < (good.size() - 12) * 8; bit += 7) {
+      std::string bad = good;
+      bad[bit / 8] = static_cast<char>(bad[bit / 8] ^ (1 << (bit % 8)));
+      auto m = ckpt::DecodeManifest(bad, "m");
+      ASSERT_FALSE(m.ok()) << "bit " << bit;
+    }
+    auto cut = ckpt::DecodeManifest(good.substr(0, good.size() - 12), "m");
+    ASSERT_FALSE(cut.ok());
+    EXPECT_NE(cut.status().message().find("without its checksum trailer"), std::string::npos)
+        << cut.status().message();
+    std::string crc = good;
+    crc.back() = static_cast<char>(crc.back() ^ 0x10);
+    auto c = ckpt::DecodeManifest(crc, "m");
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.status().message().find("checksum mismatch"), std::string::npos);
+    // An unknown version under a valid trailer.
+    framecast::ckpt::Manifest v99 = manifest_;
+    v99.set_format_version(99);
+    std::string b99 = v99.SerializeAsString();
+    const uint32_t crc99 = fc::Crc32c(b99.data(), b99.size());
+    b99 += "FCMANIF2";
+    for (int i = 0; i < 4; ++i) b99.push_back(static_cast<char>((crc99 >> (8 * i)) & 0xff));
+    auto f99 = ckpt::DecodeManifest(b99, "m");
+    ASSERT_FALSE(f99.ok());
+    EXPECT_NE(f99.status().message().find("format_version 99"), std::string::npos);
+    // A version-1 manifest (no trailer) from an earlier framecast still reads.
+    framecast::ckpt::Manifest v1 = manifest_;
+    v1.set_format_version(1);
+    auto old = ckpt::DecodeManifest(v1.SerializeAsString(), "m");
+    EXPECT_TRUE(old.ok()) << old.status().ToString();
+  }
   // Garbage bytes as a manifest.
-  ASSERT_TRUE(ckpt::WriteFileAtomic(step_ + "/MANIFEST.pb", std::string(1000, '\xff')).ok());
+  ASSERT_TRUE(fc::WriteFileAtomic(step_ + "/MANIFEST.pb", std::string(1000, '\xff')).ok());
   EXPECT_EQ(ckpt::ReadManifest(step_).status().code(), Status::Code::kCorruption);
 }
 
@@ -262,7 +329,7 @@ TEST(Checkpointer, ResumeSkipsDamagedStepAndRefusesAnotherRun) {
     EXPECT_FALSE(refused.ok());
     EXPECT_NE(refused.status().message().find("written by run 'x'"), std::string::npos);
   });
-  ckpt::RemoveTree(ckpt::DirName(dir)).ok();
+  fc::RemoveTree(fc::DirName(dir)).ok();
 }
 
 TEST(Checkpointer, RetentionKeepsLastKAndEveryMth) {
@@ -281,7 +348,7 @@ TEST(Checkpointer, RetentionKeepsLastKAndEveryMth) {
   std::vector<int64_t> kept;
   for (const auto& [s, p] : ckpt::CommittedSteps(dir)) kept.push_back(s);
   EXPECT_EQ(kept, (std::vector<int64_t>{4, 8, 9}));
-  ckpt::RemoveTree(ckpt::DirName(dir)).ok();
+  fc::RemoveTree(fc::DirName(dir)).ok();
 }
 
 }  // namespace

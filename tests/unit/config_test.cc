@@ -26,7 +26,6 @@ TEST(Config, GoodConfigGetsDefaults) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c.value().accumulation_steps(), 1);
   EXPECT_EQ(c.value().checkpoint().keep_last(), 3);
-  EXPECT_EQ(c.value().model().demo().width(), 16);
   EXPECT_EQ(c.value().stages(0).name(), "stage0");
   EXPECT_EQ(RunDir(c.value()), "checkpoints/t");
   // The effective text parses back to the same config.
@@ -71,7 +70,17 @@ TEST(Config, SemanticRulesNameFieldAndRule) {
            {{"name=a/b"}, "name: 'a/b' must match"},
            {{"stages[0].steps=0"}, "stages[0].steps: must be >= 1"},
            {{"checkpoint.keep_last=1"}, "checkpoint.keep_last: must be >= 2"},
-           {{"optimizers[0].lr=0"}, "optimizers[0].lr: must be > 0"},
+           {{"optimizers[0].lr=0"}, "optimizers[0].lr: must be finite and > 0"},
+           {{"optimizers[0].lr=inf"}, "optimizers[0].lr: must be finite and > 0"},
+           {{"optimizers[0].weight_decay=nan"}, "optimizers[0].weight_decay: must be finite"},
+           {{"optimizers[0].sgd.momentum=-1"}, "optimizers[0].sgd.momentum: must be finite"},
+           {{"optimizers[0].adam.beta2=1"}, "optimizers[0].adam.beta2=1.000000: must be in [0, 1)"},
+           {{"optimizers[0].adam.eps=-1"}, "optimizers[0].adam.eps: must be finite and > 0"},
+           {{"dist.first_bucket_mib=-1"}, "dist.first_bucket_mib: must be in [0, 65536] MiB"},
+           {{"dist.bucket_mib=1e9"}, "dist.bucket_mib: must be in [0, 65536] MiB"},
+           {{"performance.deterministic=true", "performance.cudnn_benchmark=true"},
+            "performance.cudnn_benchmark: autotuning is not deterministic"},
+           {{"stages[99999999999].steps=1"}, "index 99999999999 is out of range"},
            {{"accumulation_steps=5"},
             "data.global_batch=12: not divisible by accumulation_steps (5)"},
        }) {

@@ -428,4 +428,52 @@ std::string ParameterSummary(const CvgConfig& c) {
   return os.str();
 }
 
+Status ValidateCvgData(const framecast::RunConfig& c) {
+  if (!c.model().has_cvg()) return Status::Ok();
+  const auto& cvg = c.model().cvg();
+  if (cvg.levels_size() == 0) return Status::Ok();  // ValidateCvg reports it
+  const auto& last = cvg.levels(cvg.levels_size() - 1);
+  const auto& d = c.data();
+  if (d.has_procedural_blobs())
+    return Status::InvalidArgument(
+        "data: the cvg family needs video clips (moving_mnist or clips)");
+  const int64_t len = d.context_frames() + d.predicted_frames();
+  if (len != last.frames()) {
+    return Status::InvalidArgument(
+        "data.predicted_frames=" + std::to_string(d.predicted_frames()) +
+        ": CVG clips are the last level's full length (model.cvg.levels[" +
+        std::to_string(cvg.levels_size() - 1) + "].frames = " + std::to_string(last.frames()) +
+        ", with data.context_frames " + std::to_string(d.context_frames()) + ")");
+  }
+  for (int i = 0; i < cvg.levels_size(); ++i) {
+    if (last.frame_skip() < 1 || cvg.levels(i).frame_skip() % last.frame_skip() != 0) {
+      return Status::InvalidArgument("model.cvg.levels[" + std::to_string(i) +
+                                     "].frame_skip=" + std::to_string(cvg.levels(i).frame_skip()) +
+                                     ": not a multiple of the last level's frame skip");
+    }
+  }
+  if (d.has_moving_mnist()) {
+    const auto& mm = d.moving_mnist();
+    if (cvg.image_channels() != 1)
+      return Status::InvalidArgument("model.cvg.image_channels: Moving MNIST clips have 1 channel");
+    if (mm.image_size() != last.resolution()) {
+      return Status::InvalidArgument(
+          "data.moving_mnist.image_size=" + std::to_string(mm.image_size()) +
+          ": the last cascade level's resolution is " + std::to_string(last.resolution()));
+    }
+    if (cvg.num_classes() > 0 && (mm.num_digits() != 1 || cvg.num_classes() > 10)) {
+      return Status::InvalidArgument(
+          "model.cvg.num_classes=" + std::to_string(cvg.num_classes()) +
+          ": class-conditional Moving MNIST needs num_digits 1 (the item's label is the class) "
+          "and at most 10 classes");
+    }
+  }
+  if (d.has_clips() && d.clips().image_size() != 0 && d.clips().image_size() != last.resolution()) {
+    return Status::InvalidArgument(
+        "data.clips.image_size=" + std::to_string(d.clips().image_size()) +
+        ": the last cascade level's resolution is " + std::to_string(last.resolution()));
+  }
+  return Status::Ok();
+}
+
 }  // namespace fc::models::cvg

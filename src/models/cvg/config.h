@@ -27,6 +27,9 @@ Status ValidateCvg(const framecast::CvgConfig& config);
 // other. ApplyCvgRunDefaults runs ApplyCvgDefaults on model.cvg (no-op for other families).
 Status ApplyCvgRunDefaults(framecast::RunConfig* config);
 Status ValidateCvgRun(const framecast::RunConfig& config);
+// Data rules of a CVG run: clips of the last level's full length, resolution and channels;
+// class-conditional Moving MNIST needs one labelled item per clip.
+Status ValidateCvgData(const framecast::RunConfig& config);
 
 // "level<k>/G" or "level<k>/D" for 0-based `level` (k = level + 1).
 std::string NetworkName(int level, char network);

@@ -1,4 +1,4 @@
-#include "ckpt/files.h"
+#include "util/files.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace fc::ckpt {
+namespace fc {
 namespace {
 Status OsError(const std::string& what, const std::string& path) {
   return Status::IoError(path + ": " + what + ": " + std::strerror(errno));
@@ -17,9 +17,33 @@ Status OsError(const std::string& what, const std::string& path) {
 }  // namespace
 
 Result<WriteFile> WriteFile::Create(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A new file, never through a link: whatever is at `path` (an old file, or a link planted by
+  // someone who can write the directory) is unlinked first, which removes the link, not its target.
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return OsError("cannot replace", path);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return OsError("cannot create", path);
   return WriteFile(fd, path);
+}
+
+Result<FILE*> OpenForAppend(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                  0644);
+  if (fd < 0) {
+    if (errno == ELOOP)
+      return Status::InvalidArgument(path + ": is a symbolic link; refusing to write through it");
+    return OsError("cannot open for appending", path);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": not a regular file; refusing to write to it");
+  }
+  FILE* f = ::fdopen(fd, "a");
+  if (f == nullptr) {
+    ::close(fd);
+    return OsError("cannot open for appending", path);
+  }
+  return f;
 }
 
 WriteFile::~WriteFile() {
@@ -50,8 +74,14 @@ Status WriteFile::SyncAndClose() {
 }
 
 Result<int> OpenForRead(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file is refused.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return OsError("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": not a regular file");
+  }
   return fd;
 }
 
@@ -75,16 +105,23 @@ Status ReadAt(const std::string& path, int fd, uint64_t offset, void* out, size_
 Result<uint64_t> FileSize(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return OsError("cannot stat", path);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
   return static_cast<uint64_t>(st.st_size);
 }
 
 Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {
-  FC_ASSIGN_OR_RETURN(uint64_t size, FileSize(path));
+  FC_ASSIGN_OR_RETURN(int fd, OpenForRead(path));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return OsError("cannot stat", path);
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size > max_bytes) {
+    ::close(fd);
     return Status::Corruption(path + ": " + std::to_string(size) + " bytes, more than the " +
                               std::to_string(max_bytes) + " allowed");
   }
-  FC_ASSIGN_OR_RETURN(int fd, OpenForRead(path));
   std::string data(size, '\0');
   Status s = size ? ReadAt(path, fd, 0, data.data(), size) : Status::Ok();
   ::close(fd);
@@ -148,6 +185,16 @@ Status RenamePath(const std::string& from, const std::string& to) {
   return Status::Ok();
 }
 
+bool IsLink(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+bool IsRealDir(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 Status RemoveFile(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return OsError("cannot remove", path);
   return Status::Ok();
@@ -181,4 +228,4 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return out;
 }
 
-}  // namespace fc::ckpt
+}  // namespace fc

@@ -1,4 +1,4 @@
-#include "log/runs_list.h"
+#include "train/runs_list.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,12 +8,12 @@
 #include <cstdlib>
 
 #include "ckpt/checkpoint.h"
-#include "ckpt/files.h"
+#include "util/files.h"
 #include "config/run_config.h"
-#include "log/commands.h"
+#include "train/commands.h"
 #include "log/metrics_log.h"
 
-namespace fc::log {
+namespace fc::train {
 namespace {
 
 bool IsDir(const std::string& p) {
@@ -22,12 +22,12 @@ bool IsDir(const std::string& p) {
 }
 
 void Walk(const std::string& dir, int depth, std::vector<std::string>* runs) {
-  if (ckpt::Exists(dir + "/config.pbtxt")) {
+  if (Exists(dir + "/config.pbtxt")) {
     runs->push_back(dir);
     return;
   }
   if (depth == 0) return;
-  for (const auto& name : ckpt::ListDir(dir)) {
+  for (const auto& name : ListDir(dir)) {
     const std::string sub = dir + "/" + name;
     if (IsDir(sub)) Walk(sub, depth - 1, runs);
   }
@@ -51,17 +51,13 @@ std::string LastLine(const std::string& path) {
   return tail.substr(begin + 1, end - begin - 1);
 }
 
-const char* FamilyOf(const framecast::RunConfig& c) {
-  switch (c.model().family_case()) {
-    case framecast::ModelConfig::kDemo:
-      return "demo";
-    case framecast::ModelConfig::kHvrnn:
-      return "hvrnn";
-    case framecast::ModelConfig::kCvg:
-      return "cvg";
-    default:
-      return "?";
-  }
+// The name of the `family` oneof member the config sets (the family's registry name).
+std::string FamilyOf(const framecast::RunConfig& c) {
+  const auto& model = c.model();
+  const auto* oneof = model.GetDescriptor()->FindOneofByName("family");
+  const auto* field =
+      oneof != nullptr ? model.GetReflection()->GetOneofFieldDescriptor(model, oneof) : nullptr;
+  return field != nullptr ? field->name() : "?";
 }
 
 }  // namespace
@@ -69,11 +65,11 @@ const char* FamilyOf(const framecast::RunConfig& c) {
 RunSummary SummarizeRun(const std::string& run_dir) {
   RunSummary r;
   r.dir = run_dir;
-  r.name = ckpt::BaseName(run_dir);
+  r.name = BaseName(run_dir);
   r.family = "?";
   framecast::RunConfig config;
   bool have_config = false;
-  if (auto text = ckpt::ReadSmallFile(run_dir + "/config.pbtxt", 16 << 20); text.ok()) {
+  if (auto text = ReadSmallFile(run_dir + "/config.pbtxt", 16 << 20); text.ok()) {
     if (auto c = config::ParseRunConfigText(text.value(), run_dir + "/config.pbtxt"); c.ok()) {
       config = c.value();
       have_config = true;
@@ -91,13 +87,13 @@ RunSummary SummarizeRun(const std::string& run_dir) {
   };
 
   const auto steps = ckpt::CommittedSteps(run_dir + "/checkpoints");
-  if (!steps.empty()) r.last_checkpoint = ckpt::BaseName(steps.back().second);
+  if (!steps.empty()) r.last_checkpoint = BaseName(steps.back().second);
 
   const std::string line = LastLine(run_dir + "/metrics.jsonl");
   auto kv =
       line.empty()
           ? Result<std::vector<std::pair<std::string, std::string>>>(Status::NotFound("no metrics"))
-          : ParseFlatJson(line);
+          : log::ParseFlatJson(line);
   if (kv.ok()) {
     for (const auto& [k, v] : kv.value()) {
       if (k == "step") {
@@ -182,4 +178,4 @@ int RunsCommand(int argc, char** argv, int first) {
   return 0;
 }
 
-}  // namespace fc::log
+}  // namespace fc::train

@@ -14,7 +14,7 @@
 
 #include "util/status.h"
 
-namespace fc::log {
+namespace fc::train {
 
 struct RunSummary {
   std::string dir, name, family, stage;
@@ -33,4 +33,4 @@ RunSummary SummarizeRun(const std::string& run_dir);
 // An aligned table with a header line.
 std::string FormatRunsTable(const std::vector<RunSummary>& runs);
 
-}  // namespace fc::log
+}  // namespace fc::train

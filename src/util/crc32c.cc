@@ -1,4 +1,4 @@
-#include "ckpt/crc32c.h"
+#include "util/crc32c.h"
 
 #include <cstring>
 
@@ -6,7 +6,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace fc::ckpt {
+namespace fc {
 namespace {
 
 constexpr uint32_t kPoly = 0x82F63B78u;
@@ -93,4 +93,4 @@ const char* Crc32cImplementation() {
   return "table";
 }
 
-}  // namespace fc::ckpt
+}  // namespace fc

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace fc::ckpt {
+namespace fc {
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 inline uint32_t Crc32c(const void* data, size_t n) { return Crc32cExtend(0, data, n); }
@@ -16,4 +16,4 @@ uint32_t Crc32cReference(const void* data, size_t n);
 // Which implementation Crc32cExtend uses ("sse4.2" or "table").
 const char* Crc32cImplementation();
 
-}  // namespace fc::ckpt
+}  // namespace fc

@@ -2,14 +2,16 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "util/status.h"
 
-namespace fc::ckpt {
+namespace fc {
 
-// A file opened for writing (created or truncated). Close() fsyncs before closing.
+// A new file opened for writing: whatever was at the path (a file, or a symbolic link, which is
+// removed, never followed) is replaced. SyncAndClose() fsyncs before closing.
 class WriteFile {
  public:
   static Result<WriteFile> Create(const std::string& path);
@@ -30,10 +32,20 @@ class WriteFile {
   uint64_t offset_ = 0;
 };
 
+// Opens `path` for appending (created if absent) without following a symbolic link at it;
+// InvalidArgument for a link or anything but a regular file.
+Result<FILE*> OpenForAppend(const std::string& path);
+// Whether `path` itself is a symbolic link / a directory that is not a link (lstat).
+bool IsLink(const std::string& path);
+bool IsRealDir(const std::string& path);
+
 // Reads exactly n bytes at `offset` into `out`.
 Status ReadAt(const std::string& path, int fd, uint64_t offset, void* out, size_t n);
+// Opens a regular file for reading (a FIFO, device or directory is refused without blocking).
 Result<int> OpenForRead(const std::string& path);
+// The size of a regular file (anything else: InvalidArgument).
 Result<uint64_t> FileSize(const std::string& path);
+// The whole file, refused when larger than max_bytes (checked before anything is allocated).
 Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes);
 // Writes `data` to path.tmp, fsyncs, renames onto path, fsyncs the directory: atomic replace.
 Status WriteFileAtomic(const std::string& path, const std::string& data);
@@ -52,4 +64,4 @@ std::string BaseName(const std::string& path);
 // Names of the entries of `dir` (no "." or ".."); empty if it does not exist.
 std::vector<std::string> ListDir(const std::string& dir);
 
-}  // namespace fc::ckpt
+}  // namespace fc
