@@ -24,17 +24,21 @@ int ModelCommand(int argc, char** argv, int first) {
   }
   // Only the model part has to be valid: the summary needs no dataset on this machine.
   auto cfg = config::LoadRunConfig(pos[1], flags.List("set"), /*validate=*/false);
-  Result<const Family*> family = cfg.ok() ? FamilyFor(cfg.value()) : cfg.status();
-  Result<std::string> text = family.status();
-  if (family.ok()) {
-    Status v = family.value()->ValidateModel(cfg.value());
-    text = v.ok() ? family.value()->Summary(cfg.value()) : Result<std::string>(v);
-  }
-  if (!text.ok()) {
-    LogError(cfg.ok() ? text.status().WithContext(pos[1]).message() : cfg.status().message());
+  if (!cfg.ok()) {
+    LogError(cfg.status().message());
     return 1;
   }
-  std::string out = family.value()->name() + " model of " + pos[1] + "\n" + text.value();
+  auto summary = [&]() -> Result<std::string> {
+    FC_ASSIGN_OR_RETURN(const Family* family, FamilyFor(cfg.value()));
+    FC_RETURN_IF_ERROR(family->ValidateModel(cfg.value()));
+    FC_ASSIGN_OR_RETURN(std::string table, family->Summary(cfg.value()));
+    return family->name() + " model of " + pos[1] + "\n" + table;
+  }();
+  if (!summary.ok()) {
+    LogError(summary.status().WithContext(pos[1]).message());
+    return 1;
+  }
+  const std::string& out = summary.value();
   std::fputs(out.c_str(), stdout);
   if (out.back() != '\n') std::fputc('\n', stdout);
   return 0;

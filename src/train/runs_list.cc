@@ -8,10 +8,10 @@
 #include <cstdlib>
 
 #include "ckpt/checkpoint.h"
-#include "util/files.h"
 #include "config/run_config.h"
-#include "train/commands.h"
 #include "log/metrics_log.h"
+#include "train/commands.h"
+#include "util/files.h"
 
 namespace fc::train {
 namespace {

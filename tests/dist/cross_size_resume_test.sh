@@ -24,8 +24,8 @@ compare() {  # compare A.pt B.pt LABEL -> prints the relative difference
   "$py" - "$1" "$2" "$3" <<'EOF'
 import sys, torch
 a, b, label = torch.load(sys.argv[1]), torch.load(sys.argv[2]), sys.argv[3]
-keys = sorted(k for k in a if k.startswith("model/"))
-assert keys and keys == sorted(k for k in b if k.startswith("model/")), "different tensors"
+keys = sorted(k for k in a if not k.startswith("optim") and a[k].is_floating_point())
+assert keys and keys == sorted(k for k in b if not k.startswith("optim") and b[k].is_floating_point()), "different tensors"
 num = sum(float((a[k].double() - b[k].double()).pow(2).sum()) for k in keys)
 den = sum(float(a[k].double().pow(2).sum()) for k in keys)
 differ = sum(int(not torch.equal(a[k], b[k])) for k in keys)
