@@ -27,6 +27,8 @@ PACKAGES=(
   libpsm2-2 libpsm-infinipath1 libnuma1
   # protobuf 3.21: libprotobuf(-lite), headers, protoc
   libprotobuf32 libprotobuf-lite32 libprotobuf-dev protobuf-compiler libprotoc32
+  # header-only: CLI11 (the command line) and nlohmann-json (JSON reading)
+  libcli11-dev nlohmann-json3-dev
 )
 # Present on the node (checked by setup.sh --offline), never bundled.
 BASE=(libc6 libgcc-s1 libstdc++6 libatomic1 zlib1g libudev1 libuuid1 adduser)

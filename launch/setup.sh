@@ -177,6 +177,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   python3-venv python3-pip
   zlib1g-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
+  libcli11-dev nlohmann-json3-dev  # the command line (util/flags.cc) and JSON reading
   dataset-fashion-mnist
   munge slurmctld slurmd slurm-client iproute2  # the SLURM and two-node fault tests (tests/faults)
 )

@@ -41,6 +41,8 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <nlohmann/json.hpp>
+
 #include "bench/commands.h"
 #include "bench/peak_flops.h"
 #include "config/run_config.h"
@@ -115,24 +117,23 @@ std::string CudaDeviceName() {
   return "";
 }
 
+// A peer's JSON result line (nlohmann-json): the number or string at `key`; -1 / "" when the
+// line is not a JSON object or has no such value.
+nlohmann::json ParsePeerJson(const std::string& json) {
+  auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  return doc.is_object() ? doc : nlohmann::json::object();
+}
+
 double JsonNumber(const std::string& json, const std::string& key) {
-  const auto at = json.find("\"" + key + "\"");
-  if (at == std::string::npos) return -1;
-  const auto colon = json.find(':', at);
-  return colon == std::string::npos ? -1 : std::strtod(json.c_str() + colon + 1, nullptr);
+  const auto doc = ParsePeerJson(json);
+  auto it = doc.find(key);
+  return it != doc.end() && it->is_number() ? it->get<double>() : -1;
 }
 
 std::string JsonString(const std::string& json, const std::string& key) {
-  const auto at = json.find("\"" + key + "\"");
-  if (at == std::string::npos) return "";
-  auto q = json.find('"', json.find(':', at));
-  if (q == std::string::npos) return "";
-  std::string out;
-  for (size_t i = q + 1; i < json.size() && json[i] != '"'; ++i) {
-    if (json[i] == '\\' && i + 1 < json.size()) ++i;
-    out += json[i];
-  }
-  return out;
+  const auto doc = ParsePeerJson(json);
+  auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 // The effective config (overrides and defaults applied) in a temporary file for the peers.
@@ -407,18 +408,19 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
   flags.Add("warmup", "2", "untimed steps");
   flags.Add("threads", "1", "intra-op threads (every implementation)");
   flags.Add("device", "cpu", "cpu | cuda");
-  flags.Add("peer", "1", "1 (or a bare --peer): also run the PyTorch peer; 0: framecast only");
+  flags.AddBool("peer", true, "also run the PyTorch peer (--no-peer: framecast only)");
   flags.Add("peer-mode", "eager",
             "eager | compile | both: the peer in PyTorch eager, under torch.compile, or both rows");
   flags.Add("peak-tflops", "0",
             "peak TFLOP/s for MFU (0: from the GPU's name; MFU is n/a on the CPU unless given)");
-  flags.Add("flops", "1", "1: count the FLOPs (MFU); 0: skip the count (MFU n/a)");
+  flags.AddBool("flops", true, "count the FLOPs (MFU); --no-flops: skip the count (MFU n/a)");
   flags.Add("python", FRAMECAST_DEFAULT_PYTHON, "Python with torch for the peer");
   Status st = flags.Parse(argc, argv, first);
   if (st.ok() && flags.positional().size() != 1)
     st = Status::InvalidArgument("expected one CONFIG");
   auto batch = flags.Int("batch"), steps = flags.Int("steps"), warmup = flags.Int("warmup");
-  auto threads = flags.Int("threads"), peer = flags.Int("peer"), count_flops = flags.Int("flops");
+  auto threads = flags.Int("threads");
+  auto peer = flags.Bool("peer"), count_flops = flags.Bool("flops");
   auto peak_tflops = flags.Double("peak-tflops");
   for (const Status& s : {batch.status(), steps.status(), warmup.status(), threads.status(),
                           peer.status(), peak_tflops.status(), count_flops.status()}) {
@@ -431,8 +433,6 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
   if (st.ok() && steps.value() < 1) st = Status::InvalidArgument("--steps: must be >= 1");
   if (st.ok() && (warmup.value() < 0 || batch.value() < 0))
     st = Status::InvalidArgument("--warmup and --batch: must be >= 0");
-  if (st.ok() && peer.value() != 0 && peer.value() != 1)
-    st = Status::InvalidArgument("--peer: expects 1, 0 or nothing");
   const std::string mode = flags.Str("peer-mode");
   if (st.ok() && mode != "eager" && mode != "compile" && mode != "both")
     st = Status::InvalidArgument("--peer-mode: '" + mode + "' is not eager, compile or both");

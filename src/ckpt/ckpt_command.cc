@@ -150,6 +150,18 @@ int CkptCommand(int argc, char** argv, int first) {
   const char* usage =
       "usage: framecast ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR "
       "OUT.pt\n";
+  for (int i = first; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::fputs(usage, stdout);
+      std::fputs(
+          "  list RUN_DIR       the committed steps of a run and what each holds\n"
+          "  verify STEP_DIR    every tensor's size and CRC-32C, the manifest's checksum\n"
+          "  inspect STEP_DIR   the manifest: progress, stages, tensors with dtype, shape, CRC\n"
+          "  export STEP_DIR OUT.pt   the model and optimizer tensors as a dict for torch.load\n",
+          stdout);
+      return 0;
+    }
+  }
   if (first + 1 >= argc) {
     std::fputs(usage, stderr);
     return 2;

@@ -46,15 +46,43 @@ const char* kUsage =
     "baselines\n"
     "  sample RUN_DIR --num N --out FILE.mp4  samples of a run's newest checkpoint (MP4 + GIF "
     "grid): CVG clips, HVRNN context + prediction\n"
+    "  completion bash    bash completion (source <(framecast completion bash))\n"
     "  version            print the version\n"
     "  help               this text; `framecast <command> --help` lists a command's flags\n";
 
-bool WantsHelp(int argc, char** argv, int first) {
-  for (int i = first; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
-  }
-  return false;
+// `framecast completion bash`: flags are completed from each command's own --help (util/flags.h),
+// so they are always the flags the program has.
+const char* kBashCompletion =
+    R"SH(# bash completion for framecast: source <(framecast completion bash)
+_framecast() {
+  local cur="${COMP_WORDS[COMP_CWORD]}" cmd="${COMP_WORDS[1]:-}" subs=""
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "train eval sample model ckpt runs data config bench completion version help" -- "$cur"))
+    return
+  fi
+  case "$cmd" in
+    ckpt) subs="list verify inspect export" ;; runs) subs="list" ;; model) subs="summary" ;;
+    data) subs="prepare preview info verify" ;; config) subs="check" ;; bench) subs="allreduce step ckpt" ;;
+    eval) subs="train-classifier" ;; completion) subs="bash" ;;
+  esac
+  if [ "$COMP_CWORD" -eq 2 ] && [ -n "$subs" ] && [[ "$cur" != -* ]]; then
+    COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+    [ ${#COMPREPLY[@]} -gt 0 ] && return
+  fi
+  if [[ "$cur" == -* ]]; then
+    local words=("${COMP_WORDS[0]}" "$cmd")
+    if [ -n "$subs" ] && [ "$COMP_CWORD" -gt 2 ] && [[ "${COMP_WORDS[2]}" != -* ]]; then
+      words+=("${COMP_WORDS[2]}")
+      [ "$cmd" = bench ] && [ "${COMP_WORDS[2]}" = step ] && [ "$COMP_CWORD" -gt 3 ] &&
+        [[ "${COMP_WORDS[3]}" != -* ]] && words+=("${COMP_WORDS[3]}")
+    fi
+    COMPREPLY=($(compgen -W "$("${words[@]}" --help 2>/dev/null | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)" -- "$cur"))
+    return
+  fi
+  COMPREPLY=($(compgen -f -- "$cur"))
 }
+complete -o filenames -F _framecast framecast
+)SH";
 
 int Dispatch(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
@@ -67,15 +95,18 @@ int Dispatch(int argc, char** argv) {
     std::printf("framecast %s\n", FRAMECAST_VERSION);
     return 0;
   }
-  if (cmd == "train") {
-    if (WantsHelp(argc, argv, 2)) {
-      std::printf(
-          "usage: framecast train [--steps N] [--batch B] [--accumulation K] [--backend "
-          "auto|mpi|nccl] [--device cpu|cuda] [--threads T]\n");
-      return 0;
-    }
-    return fc::train::TrainCommand(argc, argv, 2);
+  if (cmd == "completion") {
+    if (argc == 3 && std::strcmp(argv[2], "bash") == 0)
+      return std::fputs(kBashCompletion, stdout), 0;
+    std::fputs("usage: framecast completion bash   (e.g. source <(framecast completion bash))\n",
+               argc == 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)
+                   ? stdout
+                   : stderr);
+    return argc == 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)
+               ? 0
+               : 2;
   }
+  if (cmd == "train") return fc::train::TrainCommand(argc, argv, 2);
   if (cmd == "ckpt") return fc::ckpt::CkptCommand(argc, argv, 2);
   if (cmd == "model") return fc::train::ModelCommand(argc, argv, 2);
   if (cmd == "eval") return fc::train::EvalCommand(argc, argv, 2);
@@ -83,18 +114,22 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "runs") return fc::train::RunsCommand(argc, argv, 2);
   if (cmd == "data") return fc::data::DataCommand(argc, argv, 2);
   if (cmd == "config") return fc::config::ConfigCommand(argc, argv, 2);
-  if (cmd == "bench" && argc >= 3) {
-    const std::string sub = argv[2];
-    if (WantsHelp(argc, argv, 3)) {
-      std::printf("usage: mpirun -np N framecast bench %s [flags]; see README \"Benchmarks\"\n",
-                  sub.c_str());
-      return 0;
-    }
+  if (cmd == "bench") {
+    const char* usage =
+        "usage: framecast bench allreduce|step|ckpt [flags]   (`framecast bench <name> --help`)\n"
+        "  allreduce        raw all-reduce and GradientSync bandwidth per message size\n"
+        "  step             the demo training step (data, forward, backward, sync)\n"
+        "  step CONFIG      a model family's step against its PyTorch peer\n"
+        "  ckpt             checkpoint write and read bandwidth on a disk\n";
+    const std::string sub = argc >= 3 ? argv[2] : "";
+    if (sub == "--help" || sub == "-h") return std::fputs(usage, stdout), 0;
     if (sub == "allreduce") return fc::bench::AllReduceCommand(argc, argv, 3);
     if (sub == "step" && argc >= 4 && argv[3][0] != '-')
       return fc::bench::ModelStepCommand(argc, argv, 3);
     if (sub == "step") return fc::bench::StepCommand(argc, argv, 3);
     if (sub == "ckpt") return fc::bench::CkptCommand(argc, argv, 3);
+    std::fputs(usage, stderr);
+    return 2;
   }
   std::fprintf(stderr, "framecast: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;

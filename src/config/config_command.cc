@@ -8,12 +8,23 @@
 namespace fc::config {
 
 int ConfigCommand(int argc, char** argv, int first) {
+  if (first < argc && (std::string(argv[first]) == "--help" || std::string(argv[first]) == "-h")) {
+    std::printf(
+        "usage: framecast config check CONFIG [--set field.path=value ...] [--ranks N]\n"
+        "  the effective config (defaults filled in) after every rule a run applies; exit 1 on "
+        "the first broken rule\n");
+    return 0;
+  }
   if (first >= argc || std::string(argv[first]) != "check") {
     std::fprintf(stderr,
                  "usage: framecast config check CONFIG [--set field.path=value ...] [--ranks N]\n");
     return 2;
   }
   Flags flags("framecast config check");
+  flags.SetUsage(
+      "framecast config check CONFIG [--set field.path=value ...] [--ranks N]",
+      "The effective config of CONFIG (defaults filled in) after every rule a run applies; exits 1 "
+      "on the first broken rule. Files the config names that this machine lacks are a warning.");
   flags.AddList("set", "override one field, e.g. --set stages[0].steps=10");
   flags.Add("ranks", "-1", "also check the rules that depend on N ranks (N >= 1)");
   Status st = flags.Parse(argc, argv, first + 1);

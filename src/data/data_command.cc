@@ -74,6 +74,9 @@ Result<bool> Bool(const Flags& f, const std::string& name) {
 
 int PrepareCmd(int argc, char** argv, int first) {
   Flags f("framecast data prepare");
+  f.SetUsage("framecast data prepare --in DIR --out DATASET_DIR [flags]",
+             "Converts frame folders or video files into framecast's checksummed uint8 layout "
+             "(data.clips.path).");
   f.Add("format", "frames", "frames (one folder of images per sequence) | video (video files)");
   f.Add("in", "", "the raw dataset folder");
   f.Add("out", "", "the prepared dataset folder to create (written atomically)");
@@ -90,8 +93,8 @@ int PrepareCmd(int argc, char** argv, int first) {
   f.Add("test-count", "0", "keep this many of the selected test sequences (fixed-seed choice)");
   f.Add("test-seed", "42", "seed of the --test-count choice");
   f.Add("threads", "2", "decoding threads");
-  f.Add("overwrite", "false", "replace an existing --out folder (at the end, atomically)");
-  f.Add("skip-bad", "false", "skip inputs that fail to decode (listed as warnings)");
+  f.AddBool("overwrite", false, "replace an existing --out folder (at the end, atomically)");
+  f.AddBool("skip-bad", false, "skip inputs that fail to decode (listed as warnings)");
   if (WantsHelp(argc, argv, first)) {
     std::fputs(f.Usage().c_str(), stdout);
     return 0;
@@ -150,6 +153,8 @@ int PrepareCmd(int argc, char** argv, int first) {
 
 int PreviewCmd(int argc, char** argv, int first) {
   Flags f("framecast data preview");
+  f.SetUsage("framecast data preview DATASET_DIR|RUN_CONFIG.pbtxt --out FILE.gif|FILE.mp4 [flags]",
+             "A grid of training (or test) clips as the loader delivers them.");
   f.Add("out", "", "output file: .gif (animated grid) or .mp4");
   f.Add("num", "4", "number of clips");
   f.Add("split", "train", "train | test");

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "util/files.h"
 #include "util/json.h"
@@ -23,77 +24,21 @@ std::string MetricsLine(int64_t step, const std::string& stage, int64_t stage_st
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> ParseFlatJson(const std::string& line) {
+  // nlohmann-json (Debian's nlohmann-json3-dev), insertion-ordered, no exceptions.
+  const auto doc = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::InvalidArgument("not valid JSON");
+  if (!doc.is_object()) return Status::InvalidArgument("JSON: expected an object");
   std::vector<std::pair<std::string, std::string>> out;
-  size_t i = 0;
-  auto bad = [&](const std::string& what) {
-    return Status::InvalidArgument("JSON at byte offset " + std::to_string(i) + ": " + what);
-  };
-  auto skip_ws = [&] {
-    while (i < line.size() && std::strchr(" \t\r\n", line[i]) != nullptr) ++i;
-  };
-  auto parse_string = [&](std::string* s) -> Status {
-    if (i >= line.size() || line[i] != '"') return bad("expected a string");
-    for (++i; i < line.size() && line[i] != '"'; ++i) {
-      if (line[i] != '\\') {
-        *s += line[i];
-        continue;
-      }
-      if (++i >= line.size()) break;
-      const char e = line[i];
-      if (e == 'u') {
-        if (i + 4 >= line.size()) return bad("short \\u escape");
-        const std::string hex = line.substr(i + 1, 4);
-        if (hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
-          return bad("bad \\u escape");
-        const unsigned cp = static_cast<unsigned>(std::strtoul(hex.c_str(), nullptr, 16));
-        if (cp < 0x80)
-          *s += static_cast<char>(cp);
-        else
-          *s += '?';
-        i += 4;
-      } else {
-        *s += e == 'n'   ? '\n'
-              : e == 't' ? '\t'
-              : e == 'r' ? '\r'
-              : e == 'b' ? '\b'
-              : e == 'f' ? '\f'
-                         : e;
-      }
-    }
-    if (i >= line.size()) return bad("unterminated string");
-    ++i;
-    return Status::Ok();
-  };
-  skip_ws();
-  if (i >= line.size() || line[i] != '{') return bad("expected '{'");
-  ++i;
-  skip_ws();
-  if (i < line.size() && line[i] == '}') return out;
-  while (true) {
-    skip_ws();
-    std::string key, value;
-    FC_RETURN_IF_ERROR(parse_string(&key));
-    skip_ws();
-    if (i >= line.size() || line[i] != ':') return bad("expected ':'");
-    ++i;
-    skip_ws();
-    if (i < line.size() && line[i] == '"') {
-      FC_RETURN_IF_ERROR(parse_string(&value));
+  for (const auto& [key, value] : doc.items()) {
+    if (value.is_string()) {
+      out.emplace_back(key, value.get<std::string>());
+    } else if (value.is_number() || value.is_null()) {
+      out.emplace_back(key, value.dump());
     } else {
-      const size_t start = i;
-      while (i < line.size() && std::strchr("+-.0123456789eEnul", line[i]) != nullptr) ++i;
-      value = line.substr(start, i - start);
-      if (value.empty()) return bad("expected a string, number or null");
+      return Status::InvalidArgument("JSON: '" + key + "' is not a string, number or null");
     }
-    out.emplace_back(std::move(key), std::move(value));
-    skip_ws();
-    if (i < line.size() && line[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < line.size() && line[i] == '}') return out;
-    return bad("expected ',' or '}'");
   }
+  return out;
 }
 
 Result<std::unique_ptr<MetricsLog>> MetricsLog::Open(const std::string& path) {

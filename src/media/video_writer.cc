@@ -103,7 +103,11 @@ Status Encode(const std::string& path, const std::string& tmp, const at::Tensor&
   r = avio_open(&wr.fmt->pb, tmp.c_str(), AVIO_FLAG_WRITE);
   if (r < 0) return Status::IoError(tmp + ": cannot create: " + AvErr(r));
   wr.opened_io = true;
-  r = avformat_write_header(wr.fmt, nullptr);
+  // +faststart: the index (moov) goes before the frames, so browsers stream the file as it loads.
+  AVDictionary* mux = nullptr;
+  av_dict_set(&mux, "movflags", "+faststart", 0);
+  r = avformat_write_header(wr.fmt, &mux);
+  av_dict_free(&mux);
   if (r < 0) return Status::IoError(path + ": cannot write header: " + AvErr(r));
   wr.frame = av_frame_alloc();
   wr.pkt = av_packet_alloc();

@@ -474,6 +474,9 @@ Status RunCvgEval(const framecast::RunConfig& c, const EvalRequest& a, dist::Wor
 
 int TrainClassifierCommand(int argc, char** argv, int first) {
   Flags flags("framecast eval train-classifier");
+  flags.SetUsage("framecast eval train-classifier CONFIG --out FILE.pt [flags]",
+                 "Trains the frame classifier the cvg evaluation scores samples with (IS, FID, "
+                 "class accuracy) on the config's training clips and saves it as TorchScript.");
   flags.AddList("set", "override one config field");
   flags.Add("out", "", "TorchScript file to write (required)");
   flags.Add("steps", "1500", "Adam steps");

@@ -35,6 +35,10 @@ int EvalCommand(int argc, char** argv, int first) {
   if (first < argc && std::string(argv[first]) == "train-classifier")
     return TrainClassifierCommand(argc, argv, first + 1);
   Flags flags("framecast eval");
+  flags.SetUsage("[mpirun -np N] framecast eval CONFIG --checkpoint STEP_DIR [flags]",
+                 "Evaluates a committed step with the family's metrics next to its baselines "
+                 "(hvrnn: best-of-N PSNR/SSIM and the held-out -ELBO; cvg: IS, FID, class "
+                 "accuracy, FVD). Writes table.txt, report.json, curves and samples.gif to --out.");
   flags.AddList("set", "override one config field");
   flags.Add("checkpoint", "", "committed step directory (RUN_DIR/checkpoints/step-N); required");
   flags.Add("samples", "0", "samples per test sequence (0: eval.samples, default 100)");
@@ -44,7 +48,9 @@ int EvalCommand(int argc, char** argv, int first) {
   flags.Add("gif", "",
             "GIF of context + prediction next to ground truth (default <out>/samples.gif; "
             "'none' to skip)");
-  flags.Add("baselines", "1", "1: also evaluate copy-last-frame, mean-frame and blur-last-frame");
+  flags.AddBool("baselines", true,
+                "also evaluate the family's baselines (hvrnn: copy-last-frame, mean-frame, "
+                "blur-last-frame; cvg: the untrained generator)");
   flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
   flags.Add("classifier-steps", "1500",
             "cvg: steps of the frame classifier trained when the run has none");
@@ -62,7 +68,8 @@ int EvalCommand(int argc, char** argv, int first) {
     if (st.ok() && !v.ok()) st = v.status();
     if (v.ok()) *dst = v.value();
   }
-  auto baselines = flags.Int("baselines"), threads = flags.Int("threads");
+  auto baselines = flags.Bool("baselines");
+  auto threads = flags.Int("threads");
   if (st.ok() && !baselines.ok()) st = baselines.status();
   if (st.ok() && !threads.ok()) st = threads.status();
   if (st.ok() && (a.samples < 0 || a.sequences < 0 || a.batch < 1 || a.batch > 4096 ||
@@ -78,7 +85,7 @@ int EvalCommand(int argc, char** argv, int first) {
   a.config_path = flags.positional()[0];
   a.step_dir = flags.Str("checkpoint");
   while (a.step_dir.size() > 1 && a.step_dir.back() == '/') a.step_dir.pop_back();
-  a.baselines = baselines.value() != 0;
+  a.baselines = baselines.value();
   auto cfg = config::LoadRunConfig(a.config_path, flags.List("set"));
   if (!cfg.ok()) {
     LogError(cfg.status().message());

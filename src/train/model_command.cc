@@ -11,6 +11,8 @@ namespace fc::train {
 
 int ModelCommand(int argc, char** argv, int first) {
   Flags flags("framecast model summary");
+  flags.SetUsage("framecast model summary CONFIG [--set field.path=value ...]",
+                 "Parameter counts per module of the config's model (no dataset needed).");
   flags.AddList("set", "override one config field, e.g. --set model.hvrnn.groups=8");
   Status st = flags.Parse(argc, argv, first);
   const auto& pos = flags.positional();

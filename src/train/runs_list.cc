@@ -161,6 +161,16 @@ std::string FormatRunsTable(const std::vector<RunSummary>& runs) {
 
 int RunsCommand(int argc, char** argv, int first) {
   const char* usage = "usage: framecast runs list DIR\n";
+  for (int i = first; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::fputs(usage, stdout);
+      std::fputs(
+          "  the run directories under DIR (4 levels deep) and where each stands: name, "
+          "family, stage, step, last loss, last checkpoint\n",
+          stdout);
+      return 0;
+    }
+  }
   if (argc - first != 2 || std::string(argv[first]) != "list") {
     std::fprintf(stderr, "%s", usage);
     return 2;

@@ -82,6 +82,10 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
 
 int SampleCommand(int argc, char** argv, int first) {
   Flags flags("framecast sample");
+  flags.SetUsage(
+      "framecast sample RUN_DIR [--num N] [--out FILE.mp4|FILE.gif] [flags]",
+      "Samples from the run's newest committed checkpoint: cvg clips of the finished levels; hvrnn "
+      "held-out context followed by a prediction, next to the ground truth.");
   flags.Add("num", "4", "number of samples");
   flags.Add("out", "samples.mp4",
             "output MP4 (a GIF grid is written next to it; FILE.gif: the GIF alone)");

@@ -16,6 +16,12 @@ namespace fc::train {
 
 int TrainCommand(int argc, char** argv, int first) {
   Flags flags("framecast train");
+  flags.SetUsage(
+      "[mpirun -np N] framecast train [CONFIG] [--set field.path=value ...] [flags]",
+      "Trains CONFIG (default: the embedded configs/demo.pbtxt) data-parallel over the MPI ranks, "
+      "resuming from the run directory's newest intact checkpoint. Every config field can be "
+      "overridden with --set (e.g. --set stages[0].steps=100 --set data.global_batch=32); "
+      "`framecast config check CONFIG` prints the effective config.");
   flags.AddList("set", "override one config field, e.g. --set stages[0].steps=10");
   flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
   Status st = flags.Parse(argc, argv, first);

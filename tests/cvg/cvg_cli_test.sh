@@ -48,6 +48,16 @@ n=$(state_digest "$fc" "$work/run/checkpoints/$final" | grep -c "G_unrolled")
   { echo "FAIL: sample"; cat "$work/sample.log"; exit 1; }
 [ "$(grep -c "^sample [0-9]: class " "$work/sample.log")" -eq 4 ] || { echo "FAIL: classes not printed"; cat "$work/sample.log"; fail=1; }
 [ -s "$work/samples.gif" ] || { echo "FAIL: no samples.gif"; fail=1; }
+# +faststart: the MP4's index (moov) precedes its frames (mdat), so browsers stream it.
+atoms="$(python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read(); i = 0; out = []
+while i + 8 <= len(d):
+    n, t = struct.unpack(">I4s", d[i:i + 8]); out.append(t.decode("latin-1"))
+    if n < 8: break
+    i += n
+print(" ".join(out))' "$work/samples.mp4")"
+case "$atoms" in *moov*mdat*) echo "ok: samples.mp4 is faststart ($atoms)" ;; *) echo "FAIL: samples.mp4 atoms '$atoms' (moov after mdat)"; fail=1 ;; esac
 if command -v ffprobe >/dev/null; then
   frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
     -of csv=p=0 "$work/samples.mp4")

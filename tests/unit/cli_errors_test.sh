@@ -46,4 +46,26 @@ out="$("$fc" config check "$cfg" --set data.clips.path=/nonexistent/ds 2>&1)" &&
   && echo "ok: config check warns about a missing dataset" || { echo "FAIL: config check with a missing dataset: $out"; fail=1; }
 check "data.clips.path: /nonexistent/ds/manifest.pbtxt: missing" "$fc" train "$cfg" --set data.clips.path=/nonexistent/ds
 "$fc" --help | grep -q "bench allreduce" || { echo "FAIL: --help lacks subcommands"; fail=1; }
+# Every subcommand answers --help on stdout with exit 0, listing its real flags.
+for c in "train" "eval" "eval train-classifier" "sample" "model summary" "ckpt" "ckpt list" "runs list" \
+         "config check" "data" "data prepare" "data preview" "bench" "bench allreduce" "bench step" \
+         "bench step $demo_cfg" "bench ckpt" "completion"; do
+  # shellcheck disable=SC2086
+  out="$("$fc" $c --help 2>/dev/null)"; rc=$?
+  [ "$rc" -eq 0 ] && [ -n "$out" ] || { echo "FAIL: framecast $c --help -> rc=$rc"; fail=1; }
+done
+"$fc" train --help | grep -q -- "--threads" && ! "$fc" train --help | grep -q -- "--steps" &&
+  echo "ok: train --help lists its real flags (--threads, not --steps)" || { echo "FAIL: train --help"; fail=1; }
+check "unknown flag --steps" "$fc" train --steps 5
+# On/off flags: bare, --no-, =value; anything else is an error naming the flag.
+check "--baselines is on/off, got 'maybe'" "$fc" eval "$demo_cfg" --checkpoint x --baselines=maybe
+"$fc" eval --help | grep -q -- "--baselines / --no-baselines" && echo "ok: eval --help shows --baselines / --no-baselines" ||
+  { echo "FAIL: eval --help lacks the on/off form"; fail=1; }
+# Bash completion from the same definitions: subcommands, then a subcommand's flags.
+comp="$(bash -c 'source <("$1" completion bash); PATH="$(dirname "$1"):$PATH"
+  COMP_WORDS=(framecast ev); COMP_CWORD=1; _framecast; echo "${COMPREPLY[*]}"
+  COMP_WORDS=(framecast eval c.pbtxt --chec); COMP_CWORD=3; _framecast; echo "${COMPREPLY[*]}"
+  COMP_WORDS=(framecast ckpt ve); COMP_CWORD=2; _framecast; echo "${COMPREPLY[*]}"' _ "$fc" 2>&1)"
+[ "$comp" = $'eval\n--checkpoint\nverify' ] && echo "ok: bash completion completes subcommands and flags" ||
+  { echo "FAIL: bash completion: $comp"; fail=1; }
 exit $fail
