@@ -2,7 +2,8 @@
 # The hvrnn family through the command line under mpirun -np 2: `framecast train` on the demo
 # config (shortened) writes checkpoints, a second invocation resumes and finishes, `framecast eval`
 # prints the table with the baselines and writes the report files; `model summary` counts the
-# paper model's parameters; a bad checkpoint path is a one-line error.
+# paper model's parameters; `framecast sample` draws context + prediction; a bad checkpoint path is
+# a one-line error.
 set -u
 mpirun="$1"; fc="$2"; root="$3"; work="$4/hvrnn-cli"
 rm -rf "$work"; mkdir -p "$work"
@@ -29,6 +30,16 @@ if command -v ffprobe >/dev/null; then
   frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
     -of csv=p=0 "$work/run/eval/step-00000004/samples.gif")
   [ "$frames" = "15" ] || { echo "FAIL: samples.gif has '$frames' frames, want 15 (5 context + 10 predicted)"; fail=1; }
+fi
+# framecast sample works for HVRNN runs through the family registry: held-out context + prediction.
+out=$("$fc" sample "$work/run" --num 2 --out "$work/sample.gif" 2>&1) ||
+  { echo "FAIL: hvrnn sample: $out"; fail=1; }
+echo "$out" | grep -q "^sampled 2 held-out sequence(s) of 5 context + 10 predicted frames" ||
+  { echo "FAIL: hvrnn sample output: $out"; fail=1; }
+if command -v ffprobe >/dev/null; then
+  frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+    -of csv=p=0 "$work/sample.gif")
+  [ "$frames" = "15" ] || { echo "FAIL: sample.gif has '$frames' frames, want 15"; fail=1; }
 fi
 out=$("$fc" model summary "$root/configs/hvrnn_bair_1-8-32.pbtxt" 2>&1)
 echo "$out" | grep -qE "^total +240044419 " || { echo "FAIL: model summary"; echo "$out"; fail=1; }
