@@ -29,6 +29,25 @@ FRAMECAST_RUNS="${FRAMECAST_RUNS:-${SLURM_SUBMIT_DIR:-$PWD}/runs}"
 FRAMECAST_MAX_RESTARTS="${FRAMECAST_MAX_RESTARTS:-3}"
 launcher="${FRAMECAST_LAUNCHER:-srun}"
 
+# "node slots=N" per node of the allocation, from SLURM_JOB_NODELIST and SLURM_TASKS_PER_NODE.
+slurm_hostfile() {
+  local counts=() part n reps i hosts
+  IFS=',' read -ra parts <<<"${SLURM_TASKS_PER_NODE:-1}"
+  for part in "${parts[@]}"; do
+    if [[ "$part" =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then
+      n="${BASH_REMATCH[1]}"; reps="${BASH_REMATCH[2]}"
+    elif [[ "$part" =~ ^[0-9]+$ ]]; then
+      n="$part"; reps=1
+    else
+      return 1
+    fi
+    for ((i = 0; i < reps; i++)); do counts+=("$n"); done
+  done
+  mapfile -t hosts < <(scontrol show hostnames "${SLURM_JOB_NODELIST:-$(hostname)}" 2>/dev/null || hostname)
+  [ "${#hosts[@]}" -eq "${#counts[@]}" ] || return 1
+  for i in "${!hosts[@]}"; do echo "${hosts[$i]} slots=${counts[$i]}"; done
+}
+
 config=()
 if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then config=("$1"); shift; fi
 run_dir="$FRAMECAST_RUNS/${SLURM_JOB_NAME:-framecast}-${SLURM_JOB_ID:-local}"
@@ -37,7 +56,9 @@ log() { echo "[framecast-job $(date +%H:%M:%S)] $*"; }
 log "job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}:" \
   "${SLURM_NTASKS:-1} rank(s) via $launcher, run directory $run_dir"
 
-# One rank per task; OpenMP threads per rank from the CPUs SLURM gave each task.
+# One rank per task; OpenMP threads per rank from the CPUs SLURM gave each task. Slurm 22.05+ no
+# longer passes --cpus-per-task from sbatch to srun: SRUN_CPUS_PER_TASK carries it.
+if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export SRUN_CPUS_PER_TASK="$SLURM_CPUS_PER_TASK"; fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
 cmd=("$FRAMECAST_BIN" train "${config[@]}" --set "output_dir=$run_dir" "$@")
 case "$launcher" in
@@ -46,13 +67,27 @@ case "$launcher" in
     # ranks a lost node leaves behind). --mpi: PMIx where SLURM has it, else SLURM's default.
     mpi=()
     if srun --mpi=list 2>&1 | grep -q pmix; then mpi=(--mpi=pmix); fi
-    srun --kill-on-bad-exit=1 "${mpi[@]}" "${cmd[@]}" &
+    # One rank per GPU by default: with GPUs on the nodes and no tasks per node asked for, the step
+    # gets SLURM_GPUS_ON_NODE tasks per node (every rank sees all of its node's GPUs and binds one
+    # by local rank, so CUDA IPC between ranks stays possible).
+    layout=()
+    if [ -z "${SLURM_NTASKS_PER_NODE:-}" ] && [ "${SLURM_GPUS_ON_NODE:-0}" -gt 0 ] 2>/dev/null; then
+      layout=(--ntasks-per-node="$SLURM_GPUS_ON_NODE" --ntasks=$(( ${SLURM_JOB_NUM_NODES:-1} * SLURM_GPUS_ON_NODE )))
+      log "one rank per GPU: ${layout[*]}"
+    fi
+    srun --kill-on-bad-exit=1 "${mpi[@]}" "${layout[@]}" "${cmd[@]}" &
     ;;
   mpirun)
     # Open MPI reads the allocation itself (one rank per task; ranks mapped by node).
     fwd=()
     for v in $(env | grep -oE '^(NCCL|OMP|FRAMECAST|CUDA|UCX)_[A-Z0-9_]*' || true); do fwd+=(-x "$v"); done
-    mpirun --map-by "ppr:${SLURM_NTASKS_PER_NODE:-${SLURM_NTASKS:-1}}:node" --bind-to none \
+    # The allocation as a hostfile: each node of SLURM_JOB_NODELIST with its share of the tasks
+    # (SLURM_TASKS_PER_NODE, e.g. "8(x2),4"), so --nodes=2 --ntasks=16 starts 16 ranks, not 32.
+    hostfile="$run_dir.hosts"
+    mkdir -p "$(dirname "$hostfile")"
+    if ! slurm_hostfile >"$hostfile"; then log "could not build a hostfile from the allocation"; exit 1; fi
+    log "mpirun hostfile $hostfile: $(tr '\n' ' ' <"$hostfile")"
+    mpirun --hostfile "$hostfile" -np "${SLURM_NTASKS:-1}" --map-by slot --bind-to none \
       "${fwd[@]}" "${cmd[@]}" &
     ;;
   *) log "unknown FRAMECAST_LAUNCHER=$launcher"; exit 2 ;;
