@@ -5,8 +5,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 #include "log/event.pb.h"
+#include "log/hparams.pb.h"
 #include "log/tfrecord.h"
 #include "util/files.h"
 
@@ -92,6 +94,66 @@ Status EventWriter::AddScalars(int64_t step,
     v->set_simple_value(static_cast<float>(value));
   }
   return Append(e);
+}
+
+Status EventWriter::AddText(const std::string& tag, int64_t step, const std::string& markdown) {
+  framecast::tb::Event e;
+  e.set_wall_time(WallSeconds());
+  e.set_step(step);
+  auto* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  v->mutable_metadata()->mutable_plugin_data()->set_plugin_name("text");
+  auto* t = v->mutable_tensor();
+  t->set_dtype(framecast::tb::DT_STRING);
+  t->mutable_tensor_shape();  // a scalar string
+  t->add_string_val(markdown);
+  return Append(e);
+}
+
+namespace {
+// One hparams summary value (TensorBoard's hparams plugin: tag "_hparams_/...", plugin data in the
+// metadata, an empty string tensor as the value).
+Status AppendHparams(const std::string& tag, const framecast::tb::hparams::HParamsPluginData& data,
+                     const std::function<Status(const framecast::tb::Event&)>& append) {
+  framecast::tb::Event e;
+  e.set_wall_time(WallSeconds());
+  e.set_step(0);
+  auto* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  auto* pd = v->mutable_metadata()->mutable_plugin_data();
+  pd->set_plugin_name("hparams");
+  pd->set_content(data.SerializeAsString());
+  auto* t = v->mutable_tensor();
+  t->set_dtype(framecast::tb::DT_STRING);
+  t->mutable_tensor_shape();
+  t->add_string_val("");
+  return append(e);
+}
+}  // namespace
+
+Status EventWriter::AddHparamsStart(const std::vector<HParam>& hparams, const std::string& group) {
+  framecast::tb::hparams::HParamsPluginData d;
+  auto* s = d.mutable_session_start_info();
+  for (const auto& h : hparams) {
+    auto& v = (*s->mutable_hparams())[h.name];
+    if (h.kind == HParam::kNumber) v.set_number_value(h.number);
+    if (h.kind == HParam::kString) v.set_string_value(h.text);
+    if (h.kind == HParam::kBool) v.set_bool_value(h.flag);
+  }
+  s->set_group_name(group);
+  s->set_start_time_secs(WallSeconds());
+  return AppendHparams("_hparams_/session_start_info", d,
+                       [this](const framecast::tb::Event& e) { return Append(e); });
+}
+
+Status EventWriter::AddHparamsEnd(bool success) {
+  framecast::tb::hparams::HParamsPluginData d;
+  auto* s = d.mutable_session_end_info();
+  s->set_status(success ? framecast::tb::hparams::STATUS_SUCCESS
+                        : framecast::tb::hparams::STATUS_FAILURE);
+  s->set_end_time_secs(WallSeconds());
+  return AppendHparams("_hparams_/session_end_info", d,
+                       [this](const framecast::tb::Event& e) { return Append(e); });
 }
 
 Status EventWriter::AddImage(const std::string& tag, int64_t step, const std::string& png,

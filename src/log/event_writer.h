@@ -47,6 +47,19 @@ class EventWriter {
   // (channels 1, 3 or 4: the colorspace).
   Status AddImage(const std::string& tag, int64_t step, const std::string& png, int height,
                   int width, int channels);
+  // A text summary (TensorBoard's Text tab renders it as markdown).
+  Status AddText(const std::string& tag, int64_t step, const std::string& markdown);
+  // TensorBoard's HParams tab: the run's hyperparameters (numbers, strings, booleans) at its start,
+  // and its end status (success or failure). One run directory is one session.
+  struct HParam {
+    std::string name;
+    enum Kind { kNumber, kString, kBool } kind = kNumber;
+    double number = 0;
+    std::string text;
+    bool flag = false;
+  };
+  Status AddHparamsStart(const std::vector<HParam>& hparams, const std::string& group);
+  Status AddHparamsEnd(bool success);
   Status Flush();
   const std::string& path() const { return path_; }
   int64_t records() const { return records_; }

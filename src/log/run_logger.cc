@@ -117,9 +117,45 @@ void RunLogger::Banner(const RunStart& start) {
     LogInfo("resume: " + start.resumed_from + " (global step " + std::to_string(start.global_step) +
             ", stage " + stage + " step " + std::to_string(start.step) + ")");
   }
+  // TensorBoard: the effective config (Text tab) and the hyperparameters (HParams tab).
+  if (events_) {
+    const std::string text = config::ToText(config_);
+    Status st = events_->AddText("config", start.global_step, "```\n" + text + "```\n");
+    using HP = EventWriter::HParam;
+    std::vector<HP> hp;
+    auto num = [&](const std::string& n, double v) { hp.push_back({n, HP::kNumber, v}); };
+    auto str = [&](const std::string& n, const std::string& v) {
+      hp.push_back({n, HP::kString, 0, v});
+    };
+    str("family", start.family);
+    str("name", config_.name());
+    num("ranks", w.size());
+    num("data.global_batch", config_.data().global_batch());
+    num("accumulation_steps", config_.accumulation_steps());
+    num("seed", static_cast<double>(config_.seed()));
+    num("total_steps", static_cast<double>(total));
+    num("stages", config_.stages_size());
+    if (config_.optimizers_size() > 0) {
+      const auto& o = config_.optimizers(0);
+      str("optimizer", o.has_adam() ? "adam" : "sgd");
+      num("lr", o.lr());
+      num("weight_decay", o.weight_decay());
+    }
+    str("performance.precision",
+        framecast::PerformanceConfig::Precision_Name(config_.performance().precision()));
+    str("config_digest", config::Digest(text));
+    if (st.ok()) st = events_->AddHparamsStart(hp, config_.name());
+    if (st.ok()) st = events_->Flush();
+    if (!st.ok()) Warn("tb", st);
+  }
   window_start_ = last_bar_ = Clock::now();
   window_steps_ = 0;
   window_excluded_ms_ = 0;
+}
+
+void RunLogger::Finish(bool success) {
+  if (rank_ != 0 || closed_ || !events_) return;
+  if (Status st = events_->AddHparamsEnd(success); !st.ok()) Warn("tb", st);
 }
 
 void RunLogger::Step(int stage, int64_t step_done, int64_t global_step, const Scalars& scalars,

@@ -71,6 +71,8 @@ class RunLogger {
   // left out of ms_per_step like the time writing samples.
   void ExcludeFromTiming(double ms) { window_excluded_ms_ += ms; }
   // Flushes every file, clears the progress bar, closes the rank log file. Idempotent.
+  // The end of the run for TensorBoard's HParams tab (rank 0): completed, or failed.
+  void Finish(bool success);
   void Close();
 
   bool progress_bar() const { return progress_bar_; }

@@ -370,6 +370,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
                    std::to_string(global_step) + ")");
           result.global_step = global_step;
           result.stop = StopReason::kNonFinite;
+          run_log->Finish(/*success=*/false);
           return result;
         }
         ++result.skipped_steps;
@@ -428,6 +429,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   // ---- END TRAINING LOOP -----------------------------------------------------------------------
   FC_RETURN_IF_ERROR(checkpointer.Wait());
   result.global_step = global_step;
+  run_log->Finish(/*success=*/true);
   if (keep_final_state) {
     FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
     for (auto& nt : state)

@@ -10,6 +10,9 @@
    metrics.jsonl line at that line's step with the same value (as a float32).
 3. With --image-tag: that tag's images are at exactly the given steps, of the given size, and are
    PNG files of that size.
+4. The effective config is a text summary "config" (Text tab) equal to RUN_DIR/config.pbtxt, and
+   the HParams tab's records parse with TensorBoard's own hparams protos: a session start with the
+   run's family and global batch and, with --completed, a session end with STATUS_SUCCESS.
 Exit status: 0 ok, 1 a check failed, 77 the tensorboard package cannot be imported.
 """
 import argparse
@@ -81,6 +84,7 @@ def main():
     ap.add_argument("--image-tag")
     ap.add_argument("--image-steps", default="")
     ap.add_argument("--image-size", default="")
+    ap.add_argument("--completed", action="store_true")
     a = ap.parse_args()
     try:
         from tensorboard.backend.event_processing import event_accumulator
@@ -104,7 +108,8 @@ def main():
             failures.append(f"{path}: first record has file_version {first.file_version!r}")
     print(f"ok: {len(files)} event file(s), {n_records} records, every CRC checked in Python")
 
-    acc = event_accumulator.EventAccumulator(tb, size_guidance={"scalars": 0, "images": 0})
+    acc = event_accumulator.EventAccumulator(tb, size_guidance={"scalars": 0, "images": 0,
+                                                                "tensors": 0})
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     want = {}  # (tag, step) -> value; a later line for the same step wins
@@ -146,6 +151,36 @@ def main():
                                 f"PNG {ph}x{pw}, want {h}x{w}")
         if not failures:
             print(f"ok: {len(images)} image(s) {a.image_tag} at steps {steps}, {h}x{w} PNG")
+
+    # 4. config text and hparams
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.util import tensor_util
+    ttags = set(acc.Tags()["tensors"])
+    if "config" not in ttags or acc.SummaryMetadata("config").plugin_data.plugin_name != "text":
+        failures.append(f"no text summary 'config' (tensor tags {sorted(ttags)})")
+    else:
+        text = tensor_util.make_ndarray(acc.Tensors("config")[-1].tensor_proto).item().decode()
+        with open(os.path.join(a.run_dir, "config.pbtxt")) as f:
+            if text.strip().strip("`").strip() != f.read().strip():
+                failures.append("text summary 'config' differs from config.pbtxt")
+    start = "_hparams_/session_start_info"
+    if start not in ttags:
+        failures.append("no hparams session start")
+    else:
+        d = plugin_data_pb2.HParamsPluginData.FromString(
+            acc.SummaryMetadata(start).plugin_data.content)
+        hp = d.session_start_info.hparams
+        if "family" not in hp or "data.global_batch" not in hp:
+            failures.append(f"hparams lack family/data.global_batch: {sorted(hp)}")
+        else:
+            print(f"ok: config text summary and hparams ({len(hp)}: family "
+                  f"{hp['family'].string_value}, global batch {hp['data.global_batch'].number_value:g})")
+    if a.completed:
+        end = "_hparams_/session_end_info"
+        ok = end in ttags and plugin_data_pb2.HParamsPluginData.FromString(
+            acc.SummaryMetadata(end).plugin_data.content).session_end_info.status == 1
+        if not ok:
+            failures.append("no hparams session end with STATUS_SUCCESS")
 
     for m in failures:
         print("FAIL:", m)

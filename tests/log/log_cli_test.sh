@@ -60,7 +60,7 @@ for r in rows:
     assert r["ms_per_step"] > 0 and r["clips_per_s"] > 0, r
 print("ok: metrics.jsonl has steps 1-5 with loss first and the loop's timing")
 PY
-"$py" "$here/check_run.py" "$run" || bad "event files of $run"
+"$py" "$here/check_run.py" "$run" --completed || bad "event files of $run"
 
 # ---- 4. runs list -------------------------------------------------------------------------------
 "$fc" runs list "$work/runs" >list.txt 2>&1 || bad "runs list exit status"
