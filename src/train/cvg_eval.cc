@@ -21,6 +21,7 @@
 #include "models/cvg/pyramid.h"
 #include "train/commands.h"
 #include "train/cvg_family.h"
+#include "train/eval_scalars.h"
 #include "train/run.h"
 #include "util/files.h"
 #include "util/flags.h"
@@ -467,6 +468,10 @@ Status RunCvgEval(const framecast::RunConfig& c, const EvalRequest& a, dist::Wor
     std::fputs(eval::FormatGenerationTable(report).c_str(), stdout);
     std::fflush(stdout);
     st = eval::WriteGenerationReport(report, a.out_dir);
+    if (const std::string run = RunDirOfStep(a.step_dir); st.ok() && !run.empty()) {
+      if (Status tb = WriteEvalScalars(run, manifest.global_step(), report); !tb.ok())
+        LogWarning("eval scalars for TensorBoard not written: " + tb.message());
+    }
     if (st.ok()) LogInfo("eval of " + a.step_dir + " written to " + a.out_dir);
   }
   return world.AgreeOnStatus(st, "could not write the evaluation");

@@ -25,6 +25,7 @@
 #include "eval/report.h"
 #include "media/gif.h"
 #include "models/hvrnn/hvrnn.h"
+#include "train/eval_scalars.h"
 #include "train/family.h"
 #include "train/hvrnn_family.h"
 #include "train/run.h"
@@ -138,6 +139,10 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
     std::fputs(eval::FormatTable(report).c_str(), stdout);
     std::fflush(stdout);
     st = eval::WriteReport(report, a.out_dir);
+    if (const std::string run = RunDirOfStep(a.step_dir); st.ok() && !run.empty()) {
+      if (Status tb = WriteEvalScalars(run, manifest.global_step(), report); !tb.ok())
+        LogWarning("eval scalars for TensorBoard not written: " + tb.message());
+    }
     if (st.ok() && !a.gif.empty() && local.size(0) > 0) {
       // Per sequence: [context + ground truth | context + one prediction], side by side.
       st = TryTorch([&] {

@@ -31,6 +31,10 @@ if command -v ffprobe >/dev/null; then
     -of csv=p=0 "$work/run/eval/step-00000004/samples.gif")
   [ "$frames" = "15" ] || { echo "FAIL: samples.gif has '$frames' frames, want 15 (5 context + 10 predicted)"; fail=1; }
 fi
+# The evaluation is also in the run's TensorBoard folder: means at the step, per-frame curves.
+for tag in eval/hvrnn/psnr eval_curve/hvrnn/ssim eval/blur-last-frame/psnr eval/hvrnn/neg_elbo; do
+  grep -qaF "$tag" "$work"/run/tb/events.out.tfevents.* || { echo "FAIL: no TensorBoard scalar $tag"; fail=1; }
+done
 # framecast sample works for HVRNN runs through the family registry: held-out context + prediction.
 out=$("$fc" sample "$work/run" --num 2 --out "$work/sample.gif" 2>&1) ||
   { echo "FAIL: hvrnn sample: $out"; fail=1; }
