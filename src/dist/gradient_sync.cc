@@ -56,6 +56,12 @@ Result<std::unique_ptr<GradientSync>> GradientSync::Create(torch::nn::Module& mo
   std::unique_ptr<GradientSync> s(new GradientSync());
   s->comm_ = comm;
   s->name_ = name;
+  s->options_ = options;
+  if (options.wire_dtype != at::kFloat && options.wire_dtype != at::kBFloat16 &&
+      options.wire_dtype != at::kHalf)
+    return Status::InvalidArgument("GradientSync(" + name +
+                                   "): wire dtype must be float32, "
+                                   "bfloat16 or float16");
   std::vector<std::pair<std::string, at::Tensor>> all;
   for (const auto& item : module.named_parameters(/*recurse=*/true))
     all.emplace_back(item.key(), item.value());
@@ -224,11 +230,26 @@ void GradientSync::OnGradReady(int index) {
   if (--buckets_[p.bucket].pending == 0) LaunchReadyBuckets();
 }
 
+bool GradientSync::Compressed(const Bucket& b) const {
+  return options_.wire_dtype != b.buffer.scalar_type() && b.buffer.scalar_type() == at::kFloat;
+}
+
 void GradientSync::LaunchReadyBuckets() {
   while (next_bucket_ < num_buckets() && buckets_[next_bucket_].pending == 0) {
     Bucket& b = buckets_[next_bucket_];
     CollectiveLabel label("gradient bucket " + std::to_string(next_bucket_) + " of " + name_);
-    b.work = comm_->AllReduce(b.buffer, ReduceOp::kAvg);
+    if (Compressed(b)) {
+      torch::NoGradGuard ng;
+      if (options_.error_feedback) {
+        if (!b.residual.defined()) b.residual = at::zeros_like(b.buffer);
+        b.buffer.add_(b.residual);
+      }
+      b.wire = b.buffer.to(options_.wire_dtype);
+      if (options_.error_feedback) at::sub_out(b.residual, b.buffer, b.wire.to(b.buffer.dtype()));
+      b.work = comm_->AllReduce(b.wire, ReduceOp::kAvg);
+    } else {
+      b.work = comm_->AllReduce(b.buffer, ReduceOp::kAvg);
+    }
     ++next_bucket_;
   }
 }
@@ -261,6 +282,11 @@ Status GradientSync::FinalizeBackward() {
         st = w.WithContext("bucket of " +
                            std::to_string(b.buffer.numel() * b.buffer.element_size()) + " bytes");
       b.work.reset();
+      if (b.wire.defined()) {
+        torch::NoGradGuard ng;
+        b.buffer.copy_(b.wire);  // the average, back into the fp32 bucket
+        b.wire = at::Tensor();
+      }
     }
     b.pending = static_cast<int>(b.params.size());
   }

@@ -51,6 +51,13 @@ struct GradientSyncOptions {
   int64_t first_bucket_bytes = int64_t{1} << 20;  // small first bucket: the last grads of backward
   int64_t bucket_bytes = int64_t{25} << 20;
   bool broadcast_initial_state = true;  // rank 0's parameters and buffers to every rank
+  // Gradient compression on the wire (DDP's bf16 compression hook): fp32 buckets are cast to this
+  // dtype for the all-reduce and the average is cast back into the fp32 bucket (half the bytes;
+  // the sum over ranks is rounded in bf16). kFloat: no compression. With error_feedback, each
+  // rank keeps what the cast dropped (fp32 minus its bf16 rounding) and adds it to the next step's
+  // bucket before casting, so the rounding errors do not accumulate over steps.
+  at::ScalarType wire_dtype = at::kFloat;
+  bool error_feedback = false;
 };
 
 class GradientSync {
@@ -106,6 +113,8 @@ class GradientSync {
   };
   struct Bucket {
     at::Tensor buffer;        // flat, one dtype/device
+    at::Tensor wire;          // compressed copy all-reduced instead of `buffer` (wire_dtype)
+    at::Tensor residual;      // error feedback: what the last cast to `wire` dropped (fp32)
     std::vector<int> params;  // indices into params_
     int pending = 0;
     std::unique_ptr<Work> work;
@@ -117,8 +126,10 @@ class GradientSync {
   Status BroadcastState(torch::nn::Module& module);
   void BuildBuckets(const GradientSyncOptions& options);
   void OnGradReady(int index);  // from the hook, on an autograd thread
-  void LaunchReadyBuckets();    // REQUIRES: mu_ held
-  Status FinalizeBackward();    // end of backward: launch the rest, wait, reset
+  bool Compressed(const Bucket& b) const;
+  GradientSyncOptions options_;
+  void LaunchReadyBuckets();  // REQUIRES: mu_ held
+  Status FinalizeBackward();  // end of backward: launch the rest, wait, reset
 
   Communicator* comm_ = nullptr;
   std::string name_;

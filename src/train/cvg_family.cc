@@ -201,11 +201,7 @@ Status CvgReplica::Seek(int stage, int64_t global_step) {
   if (sync_level_ != stage) {
     sync_level_ = stage;
     if (comm_ != nullptr) {
-      dist::GradientSyncOptions so;
-      if (config_.dist().first_bucket_mib() > 0)
-        so.first_bucket_bytes = static_cast<int64_t>(config_.dist().first_bucket_mib() * (1 << 20));
-      if (config_.dist().bucket_mib() > 0)
-        so.bucket_bytes = static_cast<int64_t>(config_.dist().bucket_mib() * (1 << 20));
+      dist::GradientSyncOptions so = SyncOptionsFor(config_.dist());
       FC_ASSIGN_OR_RETURN(sync_g_, dist::GradientSync::Create(*levels_[stage].generator, comm_, so,
                                                               levels_[stage].generator_network));
       FC_ASSIGN_OR_RETURN(sync_d_,

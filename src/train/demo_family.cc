@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "train/family.h"
+#include "train/performance.h"
 #include "train/run.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
@@ -32,12 +33,7 @@ DemoOptions DemoOptionsFor(const RunConfig& c, int world_size) {
     o.optimizer = DemoOptions::Optimizer::kSgd;
     o.momentum = opt.sgd().momentum();
   }
-  o.sync.first_bucket_bytes = c.dist().first_bucket_mib() > 0
-                                  ? static_cast<int64_t>(c.dist().first_bucket_mib() * (1 << 20))
-                                  : int64_t{1} << 20;
-  o.sync.bucket_bytes = c.dist().bucket_mib() > 0
-                            ? static_cast<int64_t>(c.dist().bucket_mib() * (1 << 20))
-                            : int64_t{25} << 20;
+  o.sync = SyncOptionsFor(c.dist());
   return o;
 }
 

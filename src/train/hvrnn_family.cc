@@ -85,11 +85,7 @@ Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& conf
   if (r->perf_.channels_last) FC_TRY_TORCH(ToChannelsLast(*r->model_));
   // One rank: no gradient synchronisation to do (and none inside a captured graph).
   if (comm != nullptr && !(r->use_graph_ && world == 1)) {
-    dist::GradientSyncOptions so;
-    if (config.dist().first_bucket_mib() > 0)
-      so.first_bucket_bytes = static_cast<int64_t>(config.dist().first_bucket_mib() * (1 << 20));
-    if (config.dist().bucket_mib() > 0)
-      so.bucket_bytes = static_cast<int64_t>(config.dist().bucket_mib() * (1 << 20));
+    dist::GradientSyncOptions so = SyncOptionsFor(config.dist());
     FC_ASSIGN_OR_RETURN(r->sync_, dist::GradientSync::Create(*r->model_, comm, so, "hvrnn"));
   }
   const auto& oc = config.optimizers(0);

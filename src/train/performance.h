@@ -27,6 +27,7 @@
 #include <set>
 #include <string>
 
+#include "dist/gradient_sync.h"
 #include "proto/config.pb.h"
 #include "util/logging.h"
 
@@ -55,6 +56,18 @@ inline StepPerformance ResolvePerformance(const framecast::RunConfig& config, at
     s.device_prefetch = p.device_prefetch() == 0 ? 1 : std::max(0, p.device_prefetch());
   }
   return s;
+}
+
+// dist.{first_,}bucket_mib, dist.gradient_dtype and dist.gradient_error_feedback as the options of
+// every network's GradientSync (all families).
+inline dist::GradientSyncOptions SyncOptionsFor(const framecast::DistConfig& d) {
+  dist::GradientSyncOptions so;
+  if (d.first_bucket_mib() > 0)
+    so.first_bucket_bytes = static_cast<int64_t>(d.first_bucket_mib() * (1 << 20));
+  if (d.bucket_mib() > 0) so.bucket_bytes = static_cast<int64_t>(d.bucket_mib() * (1 << 20));
+  if (d.gradient_dtype() == framecast::DistConfig::GRADIENT_BF16) so.wire_dtype = at::kBFloat16;
+  so.error_feedback = d.gradient_error_feedback();
+  return so;
 }
 
 // Logs `message` once per process (the first time this exact text is passed).
