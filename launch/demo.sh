@@ -4,7 +4,7 @@
 # copy-last-frame, mean-frame and blur-last-frame baselines. Writes into build/demo-run/ (fresh each time):
 #   hvrnn/checkpoints/         sharded checkpoints (resume: rerun the train command below)
 #   hvrnn/eval/step-*/         table.txt, report.json, curves.csv, curves_*.png, samples.gif
-#   hvrnn/tb/, hvrnn/metrics.jsonl, hvrnn/samples/*.gif|mp4, hvrnn/logs/   (README, "Watching a run")
+#   hvrnn/tb/, hvrnn/metrics.jsonl, hvrnn/samples/*.gif|mp4, hvrnn/logs/   (docs/runs.md)
 # Then the cascaded video GAN: the tiny two-level class-conditional cascade on Moving
 # Fashion-MNIST (configs/cvg_tiny.pbtxt, 8/16x16 -> 16/32x32) trained stage by stage on 2 ranks,
 # and full-length samples of the whole cascade from `framecast sample`:

@@ -12,7 +12,7 @@
 # Environment forwarded to every rank: NCCL_*, OMP_*, FRAMECAST_*, CUDA_*, UCX_*.
 # HOSTS is an Open MPI hostfile ("node1 slots=8" per line; slots = GPUs per node).
 #
-# NCCL variables worth knowing (README, "Clusters and failures"):
+# NCCL variables worth knowing (docs/clusters.md):
 #   NCCL_DEBUG=WARN|INFO         what NCCL prints (INFO: rings, transports, versions)
 #   NCCL_SOCKET_IFNAME=eth0      the interface for bootstrap and socket traffic (multi-homed nodes)
 #   NCCL_IB_HCA=mlx5             InfiniBand adapters to use; NCCL_IB_DISABLE=1 forces sockets

@@ -9,7 +9,7 @@
 # - Signals: SLURM's early warning (--signal=B:USR1@120) and `scancel --signal=USR1 -b` reach this
 #   shell, which forwards SIGUSR1 to the ranks; a preemption or `scontrol requeue` sends SIGTERM,
 #   forwarded the same way. framecast checkpoints at the next step boundary and exits with 75.
-# - Exit statuses of `framecast train` (README, "Clusters and failures"):
+# - Exit statuses of `framecast train` (docs/clusters.md):
 #     0 done; 75 checkpointed and stopped on a signal: this script requeues the job;
 #     1, 2 a config, data or command-line error, and 65 non-finite values (last good state
 #        checkpointed): not requeued (the same job would fail again);

@@ -1,4 +1,4 @@
-// Benchmark subcommands of the framecast executable (see README "Benchmarks").
+// Benchmark subcommands of the framecast executable (docs/benchmarks.md).
 //
 //   framecast bench allreduce   nccl-tests-style table: raw Communicator::AllReduce vs GradientSync
 //   framecast bench ckpt        checkpoint save/load GB/s next to raw write+fsync (peer: torch DCP)

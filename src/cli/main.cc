@@ -96,15 +96,17 @@ int Dispatch(int argc, char** argv) {
     return 0;
   }
   if (cmd == "completion") {
-    if (argc == 3 && std::strcmp(argv[2], "bash") == 0)
-      return std::fputs(kBashCompletion, stdout), 0;
+    for (int i = 2; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+        std::fputs("usage: framecast completion bash   (e.g. source <(framecast completion bash))\n",
+                   stdout);
+        return 0;
+      }
+    }
+    if (argc == 3 && std::strcmp(argv[2], "bash") == 0) return std::fputs(kBashCompletion, stdout), 0;
     std::fputs("usage: framecast completion bash   (e.g. source <(framecast completion bash))\n",
-               argc == 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)
-                   ? stdout
-                   : stderr);
-    return argc == 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)
-               ? 0
-               : 2;
+               stderr);
+    return 2;
   }
   if (cmd == "train") return fc::train::TrainCommand(argc, argv, 2);
   if (cmd == "ckpt") return fc::ckpt::CkptCommand(argc, argv, 2);

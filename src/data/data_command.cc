@@ -277,6 +277,13 @@ int DataCommand(int argc, char** argv, int first) {
   if (sub == "prepare") return PrepareCmd(argc, argv, first + 1);
   if (sub == "preview") return PreviewCmd(argc, argv, first + 1);
   if (sub == "info" || sub == "verify") {
+    if (argc == first + 2 &&
+        (std::strcmp(argv[first + 1], "--help") == 0 || std::strcmp(argv[first + 1], "-h") == 0)) {
+      std::printf("usage: framecast data %s DATASET_DIR\n  %s\n", sub.c_str(),
+                  sub == "info" ? "a prepared dataset's manifest: splits, sequences, frames, size"
+                                : "every frame's CRC-32C and the index of a prepared dataset");
+      return 0;
+    }
     if (argc != first + 2 || argv[first + 1][0] == '-') {
       return Usage("usage: framecast data " + sub + " DATASET_DIR");
     }

@@ -19,7 +19,7 @@
 //     Wait() on CPU blocks until the result is in `t`; on CUDA (nccl) it makes the caller's current
 //     stream wait for the collective and returns without blocking the host.
 //   - Errors: a failed backend call means the communicator's state is unknown; it is not reused
-//     and the job exits so the launcher can requeue it (README, "Errors").
+//     and the job exits so the launcher can requeue it (docs/runtime.md).
 //   - Reductions are deterministic: all ranks receive bitwise identical results.
 // Thread-safety: calls may come from any thread (autograd hooks run on autograd's threads) but the
 // caller must keep the per-rank call order identical across ranks; calls are serialised internally.

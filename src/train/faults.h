@@ -15,7 +15,7 @@
 // (dist.nonfinite) decides: SKIP counts and logs it and goes on; STOP checkpoints the restored
 // (last good) state and stops with kExitNonFinite.
 //
-// Exit statuses of `framecast train` (README, "Clusters and failures"):
+// Exit statuses of `framecast train` (docs/clusters.md):
 //   0   the run completed
 //   1   an error (bad config, missing data, a rank failed; the message says which)
 //   2   bad command line

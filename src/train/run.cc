@@ -349,7 +349,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       ++global_step;
       // faults: one all-reduce agrees on stop signals and non-finite values (train/faults.h).
       // Host synchronisation: the trainers read their step's scalars once at the end of Step
-      // (README "Performance switches"); the guard needs the loss and the parameters' finiteness
+      // (docs/performance.md); the guard needs the loss and the parameters' finiteness
       // of every step before the next one starts, so the check stays per step, not per logging
       // step: an undone step must be the last one.
       FC_ASSIGN_OR_RETURN(StepVerdict verdict,

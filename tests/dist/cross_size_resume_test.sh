@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Resume on another number of ranks, measured against the uninterrupted run (what README
-# "Checkpoints" promises):
+# Resume on another number of ranks, measured against the uninterrupted run (what
+# docs/checkpoints.md promises):
 #   - on the same number of ranks: bitwise equal (every tensor's CRC);
 #   - on another number of ranks, tiny HVRNN with dist.keyed_noise: the same samples and random
 #     draws in every step, so the parameters differ only by float summation order: asserted below
