@@ -171,6 +171,9 @@ int AllReduceCommand(int argc, char** argv, int first) {
   flags.Add("rounds", "3", "alternating raw/GradientSync measurements per size (best kept)");
   flags.Add("first-bucket", "1M", "GradientSync's first bucket cap");
   flags.Add("bucket", "25M", "GradientSync's bucket cap");
+  flags.Add(
+      "gradient-dtype", "float",
+      "GradientSync's wire dtype: float | bfloat16 (dist.gradient_dtype; float buckets only)");
   Status st = flags.Parse(argc, argv, first);
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\nflags:\n%s", st.message().c_str(), flags.Usage().c_str());
@@ -233,6 +236,12 @@ int AllReduceCommand(int argc, char** argv, int first) {
   gso.first_bucket_bytes = fb.value();
   gso.bucket_bytes = bb.value();
   gso.broadcast_initial_state = false;
+  const std::string gd = flags.Str("gradient-dtype");
+  if (gd == "bfloat16") {
+    gso.wire_dtype = at::kBFloat16;
+  } else if (gd != "float") {
+    return fail(Status::InvalidArgument("--gradient-dtype: '" + gd + "' is not float or bfloat16"));
+  }
 
   if (w.rank() == 0) {
     std::printf("# framecast bench allreduce\n");
@@ -307,8 +316,9 @@ int AllReduceCommand(int argc, char** argv, int first) {
   }
   if (w.rank() == 0) {
     std::printf(
-        "#\n# GradientSync: bucketed average of a model's gradients (first bucket %s, then %s)\n",
-        flags.Str("first-bucket").c_str(), flags.Str("bucket").c_str());
+        "#\n# GradientSync: bucketed average of a model's gradients (first bucket %s, then %s; "
+        "%s on the wire)\n",
+        flags.Str("first-bucket").c_str(), flags.Str("bucket").c_str(), gd.c_str());
     std::printf(header, "size(B)", "count", "type", "buckets", "time(us)", "algbw", "busbw",
                 "#wrong");
   }

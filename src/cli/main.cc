@@ -98,12 +98,14 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "completion") {
     for (int i = 2; i < argc; ++i) {
       if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-        std::fputs("usage: framecast completion bash   (e.g. source <(framecast completion bash))\n",
-                   stdout);
+        std::fputs(
+            "usage: framecast completion bash   (e.g. source <(framecast completion bash))\n",
+            stdout);
         return 0;
       }
     }
-    if (argc == 3 && std::strcmp(argv[2], "bash") == 0) return std::fputs(kBashCompletion, stdout), 0;
+    if (argc == 3 && std::strcmp(argv[2], "bash") == 0)
+      return std::fputs(kBashCompletion, stdout), 0;
     std::fputs("usage: framecast completion bash   (e.g. source <(framecast completion bash))\n",
                stderr);
     return 2;

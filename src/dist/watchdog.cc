@@ -223,4 +223,38 @@ void Watchdog::ExpireAskingPeers(int64_t seq, const std::string& what, double wa
   }
 }
 
+SetupDeadline::SetupDeadline(double seconds, int rank, std::string host, std::string what) {
+  thread_ = std::thread([this, seconds, rank, host = std::move(host), what = std::move(what)] {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(seconds));
+    if (cv_.wait_until(lock, until, [this] { return done_; })) return;
+    std::fprintf(stderr,
+                 "[framecast r%d %s] error: %s did not complete within %.0f s "
+                 "(dist.init_timeout_s): a rank never arrived or the network is down; exiting "
+                 "with status %d\n",
+                 rank, host.c_str(), what.c_str(), seconds, kWatchdogExitCode);
+    std::fflush(stderr);
+    RecordExitStatus(kWatchdogExitCode);
+    std::_Exit(kWatchdogExitCode);
+  });
+  const int64_t delayed = EnvInt("FRAMECAST_TEST_SETUP_DELAY_RANK", -1);
+  if (delayed == rank) {
+    const int64_t s = EnvInt("FRAMECAST_TEST_SETUP_DELAY_S", 600);
+    std::fprintf(stderr, "[framecast r%d] warning: test hook: delaying set-up by %lld s\n", rank,
+                 static_cast<long long>(s));
+    std::this_thread::sleep_for(std::chrono::seconds(s));
+  }
+}
+
+SetupDeadline::~SetupDeadline() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 }  // namespace fc::dist

@@ -67,6 +67,28 @@ struct PeerProgress {
 std::string DescribeExpiry(int rank, int64_t seq, const std::string& what, double waited_s,
                            double deadline_s, const std::vector<PeerProgress>& peers);
 
+// A deadline on a rank's set-up (communicator creation: MPI_Comm_dup, the NCCL unique-id broadcast
+// and ncclCommInitRank), before any communicator has a watchdog of its own. While alive, a thread
+// waits up to `seconds`; if the guard is still alive then, the rank prints one line ("rank R
+// (host H): <what> did not complete within S s: a rank never arrived or the network is down")
+// and exits with kWatchdogExitCode, so no rank hangs in set-up because another never came.
+// Test hook (tests only): FRAMECAST_TEST_SETUP_DELAY_RANK=r makes rank r sleep
+// FRAMECAST_TEST_SETUP_DELAY_S seconds (default 600) inside the guard, as a rank that never
+// arrives.
+class SetupDeadline {
+ public:
+  SetupDeadline(double seconds, int rank, std::string host, std::string what);
+  ~SetupDeadline();  // disarms
+  SetupDeadline(const SetupDeadline&) = delete;
+  SetupDeadline& operator=(const SetupDeadline&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 class Watchdog {
  public:
   // Collective over `comm` (duplicates it for its questions). `name` appears in reports

@@ -10,6 +10,7 @@
 
 #include "config/run_config.h"
 #include "data/sources.h"
+#include "dist/watchdog.h"
 #include "log/run_logger.h"
 #include "train/early_stopping.h"
 #include "train/faults.h"
@@ -75,8 +76,15 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   RunResult result;
   FC_RETURN_IF_ERROR(
       world.AgreeOnStatus(config::ValidateForWorld(config, world.size()), "rejected the config"));
-  FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, BackendOf(config.dist())));
-  FC_ASSIGN_OR_RETURN(auto ckpt_comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
+  // Communicator set-up has a deadline too (a rank that never arrives must not hang the others);
+  // once the communicators exist their watchdogs take over.
+  std::unique_ptr<dist::Communicator> comm, ckpt_comm;
+  {
+    dist::SetupDeadline deadline(StartupDeadline(config), world.rank(), world.host(),
+                                 "communicator set-up");
+    FC_ASSIGN_OR_RETURN(comm, dist::MakeCommunicator(world, BackendOf(config.dist())));
+    FC_ASSIGN_OR_RETURN(ckpt_comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
+  }
   // faults (train/faults.h): collective deadlines, generous until the first step is done; stop
   // signals only set a flag from here on; the step guard agrees on it and on non-finite values.
   comm->SetDeadline(StartupDeadline(config));

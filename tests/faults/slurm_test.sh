@@ -29,10 +29,11 @@ mpirun --oversubscribe -np 2 "$fc" train "${args[@]}" --set output_dir="$work/re
 
 export FRAMECAST_ROOT="$src" FRAMECAST_BIN="$fc" FRAMECAST_RUNS="$work/runs"
 cd "$work/submit"
-# Test hook (train/faults.h): the ranks hold at global steps 20, 60 and 80 until a stop signal arrives,
+# Test hook (train/faults.h): the ranks hold at global steps 20, 60 and 80 until a stop signal arrives
+# (or, once the rank at 80 has been killed, the release file exists),
 # so the requeue and the USR1 land at known steps however fast the steps run. sbatch hands the
 # submitting environment to the job (--export=ALL), srun to the ranks.
-job="$(FRAMECAST_TEST_HOLD_STEPS=20,60,80 sbatch --parsable --ntasks=2 --job-name=fctest \
+job="$(FRAMECAST_TEST_HOLD_STEPS=20,60,80 FRAMECAST_TEST_HOLD_FILE="$work/release-80" sbatch --parsable --ntasks=2 --job-name=fctest \
   "$src/cluster/slurm/train_1node.sbatch" "${args[@]}")" || { echo "FAIL: sbatch"; exit 1; }
 out="$work/submit/framecast-fctest-$job.out"
 run="$work/runs/fctest-$job"
@@ -105,6 +106,7 @@ done
 kill -9 "$victim"
 echo "killed rank 1 (pid $victim) with SIGKILL while the ranks hold at global step 80"
 wait_out "requeueing job $job: a rank or node was lost" 120
+touch "$work/release-80"  # the fourth run passes global step 80 without holding
 release
 echo "the job requeued itself after losing a rank"
 

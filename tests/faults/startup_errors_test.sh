@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Clear start-up errors: a rank count the config cannot use, a GPU config without a GPU, and a run
-# directory written by a different model config. Each exits 1 with a one-line reason; no hang.
+# Clear start-up errors: a rank count the config cannot use, a GPU config without a GPU, a run
+# directory written by a different model config (each exits 1 with a one-line reason), and a rank
+# that never arrives at communicator set-up (every rank exits 69 at dist.init_timeout_s). No hang.
 # usage: startup_errors_test.sh MPIRUN FRAMECAST WORKDIR
 set -u
 mpirun="$1"; fc="$2"; work="$3/startup-errors"
@@ -30,4 +31,14 @@ expect model 'was written by a different model config \(model: modified: demo.wi
   "$mpirun" -np 1 "$fc" train "${FC_TINY[@]}" --set stages[0].steps=2 --set model.demo.width=12 --set output_dir="$work/c"
 [ "$(find "$work/c" -name config.pbtxt -exec md5sum {} +)" = "$cfg_before" ] ||
   { echo "FAIL: the rejected run changed the directory's config.pbtxt"; exit 1; }
-echo "PASS: three start-up errors, each named"
+# A rank that never arrives at communicator set-up (test hook: rank 1 sleeps 600 s before it):
+# every rank gives up at dist.init_timeout_s with exit 69 and a line naming the set-up, no hang.
+start=$(date +%s)
+timeout 120 "$mpirun" --oversubscribe -np 2 -x FRAMECAST_TEST_SETUP_DELAY_RANK=1 "$fc" train "${FC_TINY[@]}" \
+  --set dist.init_timeout_s=4 --set output_dir="$work/d" >"$work/setup.log" 2>&1; rc=$?
+took=$(( $(date +%s) - start ))
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 0 ] || ! grep -q "communicator set-up did not complete within 4 s" "$work/setup.log" || [ "$took" -gt 60 ]; then
+  echo "FAIL setup: status $rc after $took s"; tail -5 "$work/setup.log"; exit 1
+fi
+echo "setup: exit $rc after $took s: $(grep -m1 -o 'communicator set-up did not complete within 4 s[^;]*' "$work/setup.log")"
+echo "PASS: four start-up errors, each named"

@@ -143,42 +143,52 @@ namespace {
 // one rank, where the reduction adds no rounding, the summed gradients of 64 steps of the same
 // gradient stay within a few bf16 ulps in total (relative 2e-4) with it, while without it the
 // systematic rounding of every step adds up.
+// The summed gradients after `steps` synchronised steps on `ranks` in-process ranks (one fresh
+// RunRanks per configuration), rank 0's copy.
+at::Tensor SyncedGradients(int ranks, at::ScalarType wire, bool feedback, int steps) {
+  at::Tensor out;
+  RunRanks(ranks, [&](int rank, dist::Communicator* c) {
+    auto m = std::make_shared<TwoHeads>();
+    {
+      // Fixed weights, not the global generator (the in-process ranks share it across threads).
+      torch::NoGradGuard ng;
+      int k = 0;
+      for (auto& p : m->parameters())
+        p.copy_(at::linspace(-0.7, 0.9, p.numel()).reshape(p.sizes()) * (1 + 0.1 * k++));
+    }
+    dist::GradientSyncOptions o;
+    o.wire_dtype = wire;
+    o.error_feedback = feedback;
+    auto sync = dist::GradientSync::Create(*m, c, o, "bf16");
+    ASSERT_TRUE(sync.ok()) << sync.status().ToString();
+    // Inputs that differ per rank, with values bf16 cannot hold exactly.
+    at::Tensor x = at::linspace(0.1, 1.7, 8).reshape({2, 4}) * (1.0 + 0.123457 * rank);
+    at::Tensor sum = at::zeros({24});
+    for (int s = 0; s < steps; ++s) {
+      sync.value()->ZeroGrad();
+      (m->a(x).pow(2).sum() + m->b(x).sum()).backward();
+      ASSERT_TRUE(sync.value()->Finish().ok());
+      sum += at::cat({m->a->weight.grad().flatten(), m->b->weight.grad().flatten()});
+    }
+    if (rank == 0) out = sum;
+  });
+  return out;
+}
+
 TEST(GradientSync, Bf16WireIsCloseToFp32AndErrorFeedbackBoundsTheDrift) {
-  for (int ranks : {3, 1})
-    RunRanks(ranks, [ranks](int rank, dist::Communicator* c) {
-      auto grads = [&](at::ScalarType wire, bool feedback, int steps) {
-        torch::manual_seed(5);
-        auto m = std::make_shared<TwoHeads>();
-        dist::GradientSyncOptions o;
-        o.wire_dtype = wire;
-        o.error_feedback = feedback;
-        auto sync = dist::GradientSync::Create(*m, c, o, "bf16");
-        EXPECT_TRUE(sync.ok()) << sync.status().ToString();
-        // Inputs that differ per rank, with values bf16 cannot hold exactly.
-        at::Tensor x = at::linspace(0.1, 1.7, 8).reshape({2, 4}) * (1.0 + 0.123457 * rank);
-        at::Tensor sum_a = at::zeros({3, 4}), sum_b = at::zeros({3, 4});
-        for (int s = 0; s < steps; ++s) {
-          sync.value()->ZeroGrad();
-          (m->a(x).pow(2).sum() + m->b(x).sum()).backward();
-          EXPECT_TRUE(sync.value()->Finish().ok());
-          sum_a += m->a->weight.grad();
-          sum_b += m->b->weight.grad();
-        }
-        return at::cat({sum_a.flatten(), sum_b.flatten()});
-      };
-      const at::Tensor fp32 = grads(at::kFloat, false, 1), bf16 = grads(at::kBFloat16, false, 1);
-      const double rel = ((bf16 - fp32).norm() / fp32.norm()).item<double>();
-      EXPECT_LT(rel, 1.0 / 256) << "one step, bf16 wire vs fp32";
-      EXPECT_GT(rel, 0.0) << "the gradient did not go through bf16";
-      if (ranks > 1) return;
-      const at::Tensor ref = grads(at::kFloat, false, 64);
-      const double drift =
-          ((grads(at::kBFloat16, false, 64) - ref).norm() / ref.norm()).item<double>();
-      const double fed =
-          ((grads(at::kBFloat16, true, 64) - ref).norm() / ref.norm()).item<double>();
-      EXPECT_LT(fed, 2e-4) << "error feedback, 64 steps (plain bf16: " << drift << ")";
-      EXPECT_LT(fed, drift / 4) << "error feedback must beat plain bf16 (" << drift << ")";
-    });
+  const at::Tensor fp32 = SyncedGradients(3, at::kFloat, false, 1);
+  const at::Tensor bf16 = SyncedGradients(3, at::kBFloat16, false, 1);
+  ASSERT_TRUE(fp32.defined() && bf16.defined());
+  const double rel = ((bf16 - fp32).norm() / fp32.norm()).item<double>();
+  EXPECT_LT(rel, 1.0 / 256) << "one step on 3 ranks, bf16 wire vs fp32";
+  EXPECT_GT(rel, 0.0) << "the gradient did not go through bf16";
+  const at::Tensor ref = SyncedGradients(1, at::kFloat, false, 64);
+  const double drift =
+      ((SyncedGradients(1, at::kBFloat16, false, 64) - ref).norm() / ref.norm()).item<double>();
+  const double fed =
+      ((SyncedGradients(1, at::kBFloat16, true, 64) - ref).norm() / ref.norm()).item<double>();
+  EXPECT_LT(fed, 2e-4) << "error feedback, 64 steps (plain bf16: " << drift << ")";
+  EXPECT_LT(fed, drift / 4) << "error feedback must beat plain bf16 (" << drift << ")";
 }
 
 }  // namespace
