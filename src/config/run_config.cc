@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "util/digest.h"
+#include "util/files.h"
 
 namespace fc::config {
 
@@ -82,11 +83,11 @@ Result<RunConfig> ParseRunConfigText(const std::string& text, const std::string&
 
 Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides,
                                 bool validate, bool check_files) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open config file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  FC_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfigText(buf.str(), path));
+  if (!Exists(path)) return Status::NotFound(path + ": cannot open config file");
+  // A regular file of at most 16 MiB (a FIFO or device is refused without blocking).
+  auto text = ReadSmallFile(path, uint64_t{16} << 20);
+  if (!text.ok()) return Status::InvalidArgument("config file " + text.status().message());
+  FC_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfigText(text.value(), path));
   for (const std::string& o : overrides) FC_RETURN_IF_ERROR(ApplyOverride(&config, o));
   ApplyDefaults(&config);
   if (validate) FC_RETURN_IF_ERROR(Validate(config).WithContext(path));

@@ -1,6 +1,7 @@
 #include "data/idx.h"
 
 #include <ATen/ATen.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -16,8 +17,13 @@ namespace {
 // through unchanged).
 Result<std::vector<uint8_t>> ReadAllMaybeGzip(const std::string& path) {
   if (!Exists(path)) return Status::NotFound(path + ": no such file");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  // A regular file only (a FIFO would block gzopen), opened without blocking, then read by zlib.
+  FC_ASSIGN_OR_RETURN(int fd, OpenForRead(path));
+  gzFile f = gzdopen(fd, "rb");
+  if (f == nullptr) {
+    ::close(fd);
+    return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  }
   gzbuffer(f, 1 << 17);
   std::vector<uint8_t> out;
   std::vector<uint8_t> buf(1 << 20);

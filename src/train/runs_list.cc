@@ -35,8 +35,13 @@ void Walk(const std::string& dir, int depth, std::vector<std::string>* runs) {
 
 // The last complete line of `path` (reads at most the last 1 MiB).
 std::string LastLine(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return "";
+  auto fd = OpenForRead(path);  // a regular file only: a FIFO must not block `runs list`
+  if (!fd.ok()) return "";
+  FILE* f = ::fdopen(fd.value(), "rb");
+  if (f == nullptr) {
+    ::close(fd.value());
+    return "";
+  }
   std::fseek(f, 0, SEEK_END);
   const long size = std::ftell(f);
   const long start = std::max(0L, size - (1L << 20));

@@ -16,7 +16,7 @@ protoc -I"$root/src" --cpp_out="$work/gen" proto/dist_config.proto proto/data.pr
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address -I"$root/src" -I"$work/gen")
 common=("$root/src/util/status.cc" "$work/gen/proto/dist_config.pb.cc" "$work/gen/proto/data.pb.cc" "$work/gen/proto/hvrnn.pb.cc"
   "$work/gen/proto/cvg.pb.cc" "$work/gen/proto/config.pb.cc" "$work/gen/ckpt/manifest.pb.cc")
-"$cxx" "${flags[@]}" "$root/tests/fuzz/config_fuzz.cc" "$root/src/config/run_config.cc" "${common[@]}" -lprotobuf -o "$work/config_fuzz"
+"$cxx" "${flags[@]}" "$root/tests/fuzz/config_fuzz.cc" "$root/src/config/run_config.cc" "$root/src/util/files.cc" "${common[@]}" -lprotobuf -o "$work/config_fuzz"
 "$cxx" "${flags[@]}" "$root/tests/fuzz/manifest_fuzz.cc" "$root/src/ckpt/manifest_check.cc" "$root/src/util/crc32c.cc" "${common[@]}" -lprotobuf -o "$work/manifest_fuzz"
 cp "$root"/configs/*.pbtxt "$work/corpus-config/"
 # A real manifest as the seed: one training step of the demo.

@@ -2,6 +2,7 @@
 # Bad flags get a one-line error naming the flag and a non-zero exit, before any MPI start-up.
 set -u
 fc="$1"; fail=0
+tmpd="$(mktemp -d)"; trap 'rm -rf "$tmpd"' EXIT
 check() {  # expected-substring command...
   local want="$1"; shift
   out="$("$@" 2>&1)"; rc=$?
@@ -29,9 +30,20 @@ check "optimizers[0].adam.beta1=1.000000: must be in [0, 1)" "$fc" config check 
 check "optimizers[0].adam.beta2" "$fc" config check "$tiny_cfg" --set optimizers[0].adam.beta2=-0.5
 check "optimizers[0].weight_decay: must be finite" "$fc" config check "$tiny_cfg" --set optimizers[0].weight_decay=nan
 check "dist.bucket_mib: must be in [0, 65536] MiB" "$fc" config check "$tiny_cfg" --set dist.bucket_mib=nan
+# Special files never hang a command: a FIFO as the config, as a checkpoint's manifest, as a
+# shard (a link to a device): one-line errors, bounded by `timeout`.
+mkfifo "$tmpd/fifo.pbtxt"
+check "fifo.pbtxt: not a regular file" timeout 20 "$fc" config check "$tmpd/fifo.pbtxt"
+"$fc" train --set output_dir="$tmpd/sp" --set stages[0].steps=1 >/dev/null 2>&1 || { echo "FAIL: special-file run"; fail=1; }
+sp="$(ls -d "$tmpd"/sp/checkpoints/step-* | tail -n1)"
+mv "$sp/MANIFEST.pb" "$tmpd/manifest.bak" && mkfifo "$sp/MANIFEST.pb"
+check "MANIFEST.pb: not a regular file" timeout 20 "$fc" ckpt verify "$sp"
+check "MANIFEST.pb: not a regular file" timeout 20 "$fc" ckpt inspect "$sp"
+rm "$sp/MANIFEST.pb" && mv "$tmpd/manifest.bak" "$sp/MANIFEST.pb"
+shard="$(ls "$sp"/shard-*.bin | head -n1)"; rm "$shard"; ln -s /dev/zero "$shard"
+check "not a regular file" timeout 20 "$fc" ckpt verify "$sp"
 # Launchers framecast does not speak (torchrun-style variables, MPICH's PMI) are refused before
 # the run directory is touched.
-tmpd="$(mktemp -d)"; trap 'rm -rf "$tmpd"' EXIT
 check "WORLD_SIZE=2 says this is one of several ranks" env WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 \
   "$fc" train --set output_dir="$tmpd/run" --set stages[0].steps=1
 check "RANK=1 but MPI sees a world of 1" env RANK=1 "$fc" train --set output_dir="$tmpd/run" --set stages[0].steps=1
