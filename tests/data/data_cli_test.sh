@@ -60,6 +60,10 @@ n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_r
 n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 p.mp4)
 [ "$n" = "6" ] || { echo "FAIL: p.mp4 has '$n' frames, want 6"; fail=1; }
 
+# A manifest naming a file outside the dataset folder ("../"): refused, naming the field.
+cp -r dv dv-escape && sed -i 's|frames_file: "train.frames"|frames_file: "../dv/train.frames"|' dv-escape/manifest.pbtxt
+check "frames_file '../dv/train.frames' is not a file name inside the dataset directory" "$fc" data verify dv-escape
+
 # Moving MNIST preview from a run config (needs Debian's Fashion-MNIST).
 if [ -e /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
   cat > mm.pbtxt <<'CFG'
