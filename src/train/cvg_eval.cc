@@ -345,15 +345,9 @@ Status RunCvgEval(const framecast::RunConfig& c, const EvalRequest& a, dist::Wor
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
   const int rank = world.rank();
   const auto& d = c.data();
-  at::Device device = world.device_kind() == dist::DeviceKind::kCuda
-                          ? at::Device(at::kCUDA, world.device_index())
-                          : at::Device(at::kCPU);
+  const at::Device device = TorchDevice(world);
   // ---- the cascade ---------------------------------------------------------------------------
-  FC_ASSIGN_OR_RETURN(auto manifest, ckpt::ReadManifest(a.step_dir));
-  if (manifest.model_family() != "cvg") {
-    return Status::InvalidArgument(a.step_dir + ": holds a '" + manifest.model_family() +
-                                   "' model, the config describes 'cvg'");
-  }
+  const auto& manifest = a.manifest;  // read and checked by `framecast eval`
   const int done = FinishedLevels(manifest, c);
   if (done == 0) return Status::InvalidArgument(a.step_dir + ": level 1 has not finished training");
   FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(a.step_dir, manifest, {}));

@@ -16,6 +16,7 @@
 #include "nn/standing_stats.h"
 #include "train/cvg_eval.h"
 #include "train/family.h"
+#include "train/run.h"
 #include "train/schedule.h"
 #include "util/torch_status.h"
 
@@ -672,8 +673,7 @@ class CvgFamilyImpl : public Family {
   Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
                                                dist::Communicator* comm) const override {
     CvgReplicaOptions o;
-    if (world.device_kind() == dist::DeviceKind::kCuda)
-      o.device = at::Device(at::kCUDA, world.device_index());
+    o.device = TorchDevice(world);
     o.keyed_noise = config.dist().keyed_noise();
     FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(config, comm, o));
     return std::unique_ptr<Trainer>(std::move(replica));

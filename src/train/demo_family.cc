@@ -103,8 +103,7 @@ Result<std::unique_ptr<Trainer>> MakeDemoTrainer(const RunConfig& config, const 
   if (!config.data().has_procedural_blobs())
     return Status::InvalidArgument("data: the demo family trains on procedural_blobs");
   DemoOptions o = DemoOptionsFor(config, world.size());
-  if (world.device_kind() == dist::DeviceKind::kCuda)
-    o.device = at::Device(at::kCUDA, world.device_index());
+  o.device = TorchDevice(world);
   FC_ASSIGN_OR_RETURN(auto trainer, DemoTrainer::Create(comm, o));
   return std::unique_ptr<Trainer>(new DemoRunTrainer(config, std::move(trainer), o));
 }

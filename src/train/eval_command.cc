@@ -19,11 +19,11 @@
 namespace fc::train {
 namespace {
 
-Status RunEval(const framecast::RunConfig& c, const EvalRequest& a, dist::World& world) {
+Status RunEval(const framecast::RunConfig& c, EvalRequest a, dist::World& world) {
   FC_ASSIGN_OR_RETURN(const Family* family, FamilyFor(c));
-  FC_ASSIGN_OR_RETURN(auto manifest, ckpt::ReadManifest(a.step_dir));
-  if (manifest.model_family() != family->name()) {
-    return Status::InvalidArgument(a.step_dir + ": holds a '" + manifest.model_family() +
+  FC_ASSIGN_OR_RETURN(a.manifest, ckpt::ReadManifest(a.step_dir));
+  if (a.manifest.model_family() != family->name()) {
+    return Status::InvalidArgument(a.step_dir + ": holds a '" + a.manifest.model_family() +
                                    "' model, the config describes '" + family->name() + "'");
   }
   return family->Eval(c, a, world);

@@ -30,13 +30,14 @@ namespace fc::train {
 // What `framecast eval CONFIG --checkpoint STEP_DIR` asks of a family (flags of eval_command.cc).
 struct EvalRequest {
   std::string config_path, step_dir, out_dir;
-  std::string gif;                  // sample GIF path, empty: none
-  int64_t samples = 0;              // samples per sequence (0: eval.samples)
-  int64_t sequences = 0;            // held-out sequences (0: data.eval_sequences)
-  int64_t batch = 16;               // sequences per generation call
-  int64_t gif_sequences = 4;        // sequences shown in the GIF
-  int64_t classifier_steps = 1500;  // cvg: steps of a frame classifier trained when none exists
-  bool baselines = true;            // also evaluate the family's baselines
+  framecast::ckpt::Manifest manifest;  // the step's, read and checked to be the family's
+  std::string gif;                     // sample GIF path, empty: none
+  int64_t samples = 0;                 // samples per sequence (0: eval.samples)
+  int64_t sequences = 0;               // held-out sequences (0: data.eval_sequences)
+  int64_t batch = 16;                  // sequences per generation call
+  int64_t gif_sequences = 4;           // sequences shown in the GIF
+  int64_t classifier_steps = 1500;     // cvg: steps of a frame classifier trained when none exists
+  bool baselines = true;               // also evaluate the family's baselines
 };
 
 // What `framecast sample RUN_DIR` asks of a family: `num` clips from the step's weights, noise

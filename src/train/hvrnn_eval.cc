@@ -44,24 +44,11 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
   const int rank = world.rank();
   const auto& d = c.data();
   const int64_t context = d.context_frames(), horizon = d.eval_predicted_frames();
-  at::Device device = world.device_kind() == dist::DeviceKind::kCuda
-                          ? at::Device(at::kCUDA, world.device_index())
-                          : at::Device(at::kCPU);
+  const at::Device device = TorchDevice(world);
 
   // ---- model from the checkpoint -------------------------------------------------------------
-  FC_ASSIGN_OR_RETURN(auto manifest, ckpt::ReadManifest(a.step_dir));
-  if (manifest.model_family() != "hvrnn") {
-    return Status::InvalidArgument(a.step_dir + ": holds a '" + manifest.model_family() +
-                                   "' model, the config describes 'hvrnn'");
-  }
-  torch::manual_seed(c.seed());
-  models::hvrnn::Hvrnn model{nullptr};
-  FC_TRY_TORCH(model = models::hvrnn::Hvrnn(c.model().hvrnn()));
-  std::vector<std::string> names;
-  for (const auto& nt : ModuleState(*model, kHvrnnModelPrefix)) names.push_back(nt.name);
-  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(a.step_dir, manifest, names));
-  FC_RETURN_IF_ERROR(LoadModuleState(*model, kHvrnnModelPrefix, tensors)
-                         .WithContext(a.step_dir + " does not fit the config's model"));
+  const auto& manifest = a.manifest;  // read and checked by `framecast eval`
+  FC_ASSIGN_OR_RETURN(models::hvrnn::Hvrnn model, LoadHvrnn(c, a.step_dir, manifest));
   FC_TRY_TORCH(model->to(device));
   model->eval();
 

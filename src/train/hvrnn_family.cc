@@ -20,6 +20,7 @@
 #include "data/rng.h"
 #include "data/sources.h"
 #include "models/hvrnn/config.h"
+#include "train/run.h"
 #include "train/schedule.h"
 #include "train/state.h"
 #include "util/torch_status.h"
@@ -555,6 +556,19 @@ Result<std::vector<log::SampleGrid>> HvrnnReplica::Samples(int, int clips, uint6
   return std::vector<log::SampleGrid>{std::move(grid)};
 }
 
+Result<models::hvrnn::Hvrnn> LoadHvrnn(const RunConfig& config, const std::string& step_dir,
+                                       const Manifest& manifest) {
+  torch::manual_seed(config.seed());
+  models::hvrnn::Hvrnn model{nullptr};
+  FC_TRY_TORCH(model = models::hvrnn::Hvrnn(config.model().hvrnn()));
+  std::vector<std::string> names;
+  for (const auto& nt : ModuleState(*model, kHvrnnModelPrefix)) names.push_back(nt.name);
+  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(step_dir, manifest, names));
+  FC_RETURN_IF_ERROR(LoadModuleState(*model, kHvrnnModelPrefix, tensors)
+                         .WithContext(step_dir + " does not fit the config's model"));
+  return model;
+}
+
 namespace {
 
 class HvrnnFamilyImpl : public Family {
@@ -611,8 +625,7 @@ class HvrnnFamilyImpl : public Family {
   Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
                                                dist::Communicator* comm) const override {
     HvrnnReplicaOptions o;
-    if (world.device_kind() == dist::DeviceKind::kCuda)
-      o.device = at::Device(at::kCUDA, world.device_index());
+    o.device = TorchDevice(world);
     o.keyed_noise = config.dist().keyed_noise();
     FC_ASSIGN_OR_RETURN(auto replica, HvrnnReplica::Create(config, comm, o));
     return std::unique_ptr<Trainer>(std::move(replica));
@@ -633,14 +646,7 @@ class HvrnnFamilyImpl : public Family {
   // of data.eval_predicted_frames frames.
   Result<SampleResult> Sample(const RunConfig& config, const Manifest& manifest,
                               const SampleRequest& r) const override {
-    torch::manual_seed(config.seed());
-    models::hvrnn::Hvrnn model{nullptr};
-    FC_TRY_TORCH(model = models::hvrnn::Hvrnn(config.model().hvrnn()));
-    std::vector<std::string> names;
-    for (const auto& nt : ModuleState(*model, kHvrnnModelPrefix)) names.push_back(nt.name);
-    FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(r.step_dir, manifest, names));
-    FC_RETURN_IF_ERROR(LoadModuleState(*model, kHvrnnModelPrefix, tensors)
-                           .WithContext(r.step_dir + " does not fit the config's model"));
+    FC_ASSIGN_OR_RETURN(models::hvrnn::Hvrnn model, LoadHvrnn(config, r.step_dir, manifest));
     const int64_t context = config.data().context_frames();
     const int64_t horizon = config.data().eval_predicted_frames();
     SampleResult out;

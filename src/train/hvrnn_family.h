@@ -170,6 +170,12 @@ Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model,
                                           const at::Tensor& local_clips, int64_t first_index,
                                           int64_t batch, dist::Communicator* comm);
 
+// The model of `config` with the weights of committed step `step_dir` (its `manifest`), on the
+// CPU in training mode; errors name the step.
+Result<models::hvrnn::Hvrnn> LoadHvrnn(const framecast::RunConfig& config,
+                                       const std::string& step_dir,
+                                       const framecast::ckpt::Manifest& manifest);
+
 // `framecast eval` of an HVRNN run (HvrnnFamily().Eval; train/hvrnn_eval.cc).
 Status RunHvrnnEval(const framecast::RunConfig& config, const EvalRequest& request,
                     dist::World& world);

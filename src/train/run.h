@@ -31,6 +31,13 @@ struct RunResult {
   int64_t skipped_steps = 0;
 };
 
+// The torch device of this rank: its bound GPU (DEVICE_CUDA), else the CPU.
+inline at::Device TorchDevice(const dist::World& world) {
+  return world.device_kind() == dist::DeviceKind::kCuda
+             ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(world.device_index()))
+             : at::Device(at::kCPU);
+}
+
 // The world a command runs in: MPI start-up with the config's device (one GPU per local rank for
 // DEVICE_CUDA), then `threads` intra-op threads per rank (0: the host's cores / local ranks).
 Result<std::unique_ptr<dist::World>> StartWorld(const framecast::RunConfig& config, int* argc,
