@@ -259,11 +259,24 @@ Status Validate(const RunConfig& c) {
       return Invalid(p + ".schedule.warmup_epochs", "must be >= 0");
     if (o.schedule().warmup_start_lr() < 0 || o.schedule().warmup_start_lr() > o.lr())
       return Invalid(p + ".schedule.warmup_start_lr", "must be in [0, lr]");
+    if (o.schedule().decay_steps() < 0 ||
+        (o.schedule().kind() == framecast::LrSchedule::LINEAR_DECAY &&
+         o.schedule().decay_steps() < 1))
+      return Invalid(p + ".schedule.decay_steps=" + std::to_string(o.schedule().decay_steps()),
+                     "must be >= 1 with kind LINEAR_DECAY");
   }
   if (c.stages_size() == 0) return Invalid("stages", "at least one stage is required");
   for (int i = 0; i < c.stages_size(); ++i) {
     if (c.stages(i).steps() < 1)
       return Invalid("stages[" + std::to_string(i) + "].steps", "must be >= 1");
+    for (int k = 0; k < c.optimizers_size(); ++k) {
+      const auto& s = c.optimizers(k).schedule();
+      if (s.kind() == framecast::LrSchedule::LINEAR_DECAY && s.decay_steps() > c.stages(i).steps())
+        return Invalid("optimizers[" + std::to_string(k) +
+                           "].schedule.decay_steps=" + std::to_string(s.decay_steps()),
+                       "longer than stages[" + std::to_string(i) + "].steps (" +
+                           std::to_string(c.stages(i).steps()) + ")");
+    }
   }
   const auto& ck = c.checkpoint();
   if (ck.every_steps() < 0) return Invalid("checkpoint.every_steps", "must be >= 0");

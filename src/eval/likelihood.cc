@@ -14,8 +14,8 @@ Result<ElboResult> HeldOutElbo(const std::string& method, const ElboFn& elbo,
                                int64_t batch, dist::Communicator* comm) {
   const std::string what = method + " held-out ELBO";
   Status local;
-  if (local_clips.dim() != 5 || local_clips.size(1) <= context || context < 1 || batch < 1) {
-    local = Status::InvalidArgument(what + ": clips must be [n, D + T, C, H, W] with D >= 1, T >= 1"
+  if (local_clips.dim() != 5 || local_clips.size(1) <= context || context < 0 || batch < 1) {
+    local = Status::InvalidArgument(what + ": clips must be [n, D + T, C, H, W] with D >= 0, T >= 1"
                                            " and batch >= 1");
   }
   // Sums over this rank's sequences: nll, kl, elbo, elbo^2, count (float64).

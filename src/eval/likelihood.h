@@ -11,6 +11,7 @@
 //
 // ElboFn(clips [b, D + horizon, C, H, W] float in [0, 1], first_global_index) -> [b, 2] float64
 // (NLL, KL per sequence, nats). Called without autograd; the index lets the model key its noise.
+// D = 0: the ELBO of whole clips (a model of every frame, such as SRVP); dims then count them all.
 // HeldOutElbo is collective: every rank calls it with its own share (best_of_n.h ShareOf, global
 // order = rank order; a rank may hold none); the sums are all-reduced, so every rank returns the
 // same result; a failure on any rank is agreed (every rank returns Aborted naming it).

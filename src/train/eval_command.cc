@@ -1,7 +1,7 @@
 // framecast eval CONFIG --checkpoint STEP_DIR: the family's evaluation of a committed step
-// (train/family.h Family::Eval; hvrnn: train/hvrnn_eval.cc, cvg: train/cvg_eval.cc). Report and
-// samples go to --out (default RUN_DIR/eval/<step>/). `eval train-classifier` trains the frame
-// classifier the cvg evaluation scores samples with.
+// (train/family.h Family::Eval; hvrnn, srvp: train/prediction_eval.cc, cvg: train/cvg_eval.cc).
+// Report and samples go to --out (default RUN_DIR/eval/<step>/). `eval train-classifier` trains the
+// frame classifier the cvg evaluation scores samples with.
 #include <cstdio>
 #include <string>
 
@@ -26,6 +26,9 @@ Status RunEval(const framecast::RunConfig& c, EvalRequest a, dist::World& world)
     return Status::InvalidArgument(a.step_dir + ": holds a '" + a.manifest.model_family() +
                                    "' model, the config describes '" + family->name() + "'");
   }
+  if (a.euler_steps != 0 && !family->has_step_size())
+    return Status::InvalidArgument("--euler-steps: the " + family->name() +
+                                   " family's dynamics have no step size (srvp has)");
   return family->Eval(c, a, world);
 }
 
@@ -37,7 +40,7 @@ int EvalCommand(int argc, char** argv, int first) {
   Flags flags("framecast eval");
   flags.SetUsage("[mpirun -np N] framecast eval CONFIG --checkpoint STEP_DIR [flags]",
                  "Evaluates a committed step with the family's metrics next to its baselines "
-                 "(hvrnn: best-of-N PSNR/SSIM and the held-out -ELBO; cvg: IS, FID, class "
+                 "(hvrnn, srvp: best-of-N PSNR/SSIM and the held-out -ELBO; cvg: IS, FID, class "
                  "accuracy, FVD). Writes table.txt, report.json, curves and samples.gif to --out.");
   flags.AddList("set", "override one config field");
   flags.Add("checkpoint", "", "committed step directory (RUN_DIR/checkpoints/step-N); required");
@@ -52,6 +55,9 @@ int EvalCommand(int argc, char** argv, int first) {
                 "also evaluate the family's baselines (hvrnn: copy-last-frame, mean-frame, "
                 "blur-last-frame; cvg: the untrained generator)");
   flags.Add("threads", "0", "intra-op threads per rank (0: cores / local ranks)");
+  flags.Add("euler-steps", "0",
+            "srvp: Euler sub-steps per frame interval at generation (0: the training value; "
+            "2: the paper's dt/2)");
   flags.Add("classifier-steps", "1500",
             "cvg: steps of the frame classifier trained when the run has none");
   Status st = flags.Parse(argc, argv, first);
@@ -63,7 +69,8 @@ int EvalCommand(int argc, char** argv, int first) {
   for (auto [name, dst] : {std::pair<const char*, int64_t*>{"samples", &a.samples},
                            {"sequences", &a.sequences},
                            {"batch", &a.batch},
-                           {"classifier-steps", &a.classifier_steps}}) {
+                           {"classifier-steps", &a.classifier_steps},
+                           {"euler-steps", &a.euler_steps}}) {
     auto v = flags.Int(name);
     if (st.ok() && !v.ok()) st = v.status();
     if (v.ok()) *dst = v.value();
@@ -73,9 +80,11 @@ int EvalCommand(int argc, char** argv, int first) {
   if (st.ok() && !baselines.ok()) st = baselines.status();
   if (st.ok() && !threads.ok()) st = threads.status();
   if (st.ok() && (a.samples < 0 || a.sequences < 0 || a.batch < 1 || a.batch > 4096 ||
-                  a.classifier_steps < 1 || a.classifier_steps > 1000000))
+                  a.classifier_steps < 1 || a.classifier_steps > 1000000 || a.euler_steps < 0 ||
+                  a.euler_steps > 64))
     st = Status::InvalidArgument(
-        "--samples/--sequences must be >= 0, --batch in [1, 4096], --classifier-steps in [1, 1e6]");
+        "--samples/--sequences must be >= 0, --batch in [1, 4096], --classifier-steps in [1, 1e6], "
+        "--euler-steps in [0, 64]");
   if (!st.ok()) {
     std::fprintf(
         stderr, "error: %s\nusage: framecast eval CONFIG --checkpoint STEP_DIR [flags]\nflags:\n%s",

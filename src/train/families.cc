@@ -13,7 +13,8 @@ using framecast::RunConfig;
 
 const std::vector<const Family*>& Families() {
   // Adding a family: one line here (src/models/README.md).
-  static const std::vector<const Family*> all = {&DemoFamily(), &HvrnnFamily(), &CvgFamily()};
+  static const std::vector<const Family*> all = {&DemoFamily(), &HvrnnFamily(), &CvgFamily(),
+                                                 &SrvpFamily()};
   return all;
 }
 

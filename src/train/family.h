@@ -38,6 +38,7 @@ struct EvalRequest {
   int64_t gif_sequences = 4;           // sequences shown in the GIF
   int64_t classifier_steps = 1500;     // cvg: steps of a frame classifier trained when none exists
   bool baselines = true;               // also evaluate the family's baselines
+  int64_t euler_steps = 0;             // srvp: Euler sub-steps per frame (0: the training value)
 };
 
 // What `framecast sample RUN_DIR` asks of a family: `num` clips from the step's weights, noise
@@ -46,6 +47,7 @@ struct SampleRequest {
   std::string run_dir, step_dir;
   int64_t num = 4;
   uint64_t seed = 1;
+  int64_t euler_steps = 0;  // srvp: sub-steps per frame, each shown as a frame (0: training's)
 };
 struct SampleResult {
   // Float [T, C, H, W] in [0, 1] on the CPU, tiled row-major into the grid.
@@ -75,6 +77,9 @@ class Family {
   // Errors name the field and the rule. Called after the generic rules and ValidateModel.
   virtual Status Validate(const framecast::RunConfig& config) const { return Status::Ok(); }
   virtual PerformanceSupport performance() const { return {}; }
+  // Whether the model's dynamics have a step size that eval and sample may refine
+  // (--euler-steps; srvp).
+  virtual bool has_step_size() const { return false; }
   // The run loop's Trainer for this rank. Collective.
   virtual Result<std::unique_ptr<Trainer>> MakeTrainer(const framecast::RunConfig& config,
                                                        const dist::World& world,
@@ -115,5 +120,6 @@ void InstallFamilyConfigHooks();
 const Family& DemoFamily();
 const Family& HvrnnFamily();
 const Family& CvgFamily();
+const Family& SrvpFamily();
 
 }  // namespace fc::train

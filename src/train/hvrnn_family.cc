@@ -15,11 +15,13 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <tuple>
 
 #include "ckpt/checkpoint.h"
 #include "data/rng.h"
 #include "data/sources.h"
 #include "models/hvrnn/config.h"
+#include "train/prediction_eval.h"
 #include "train/run.h"
 #include "train/schedule.h"
 #include "train/state.h"
@@ -390,44 +392,11 @@ Status HvrnnReplica::LoadReplicatedState(const TensorMap& from) {
   return LoadOptimizerState(*optimizer_, *model_, "optim/model", from);
 }
 
-Result<std::vector<at::Tensor>> HvrnnPredictionTiles(models::hvrnn::Hvrnn model,
-                                                     const RunConfig& config, int64_t clips,
-                                                     int64_t horizon, uint64_t seed) {
-  const int64_t context = config.data().context_frames();
-  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(config.data(), context + horizon));
-  const int64_t k = std::min<int64_t>(clips, source->size());
-  FC_ASSIGN_OR_RETURN(auto read, data::ReadClips(*source, 0, k, context + horizon));
-  std::vector<at::Tensor> tiles;
-  if (k == 0) return tiles;
-  FC_TRY_TORCH({
-    torch::NoGradGuard no_grad;
-    const auto p = model->parameters().front();
-    at::Tensor x = read.frames.to(p.device(), p.scalar_type()) / 255.0;
-    // Own CPU generator: the model's training noise stream is not consumed.
-    auto gen = std::make_shared<at::Generator>(at::make_generator<at::CPUGeneratorImpl>(seed));
-    models::hvrnn::NoiseFn noise = [gen](int64_t, int64_t, at::IntArrayRef shape,
-                                         const at::TensorOptions& opts) {
-      return at::randn(shape, *gen, at::kFloat).to(opts);
-    };
-    const bool training = model->is_training();
-    model->eval();
-    at::Tensor pred = model->generate(x.narrow(1, 0, context), horizon, noise);
-    model->train(training);
-    at::Tensor shown =
-        at::cat({x.narrow(1, 0, context), pred.to(x.dtype())}, 1).to(at::kFloat).cpu();
-    at::Tensor gt = x.to(at::kFloat).cpu();
-    for (int64_t i = 0; i < k; ++i) {
-      tiles.push_back(gt[i]);
-      tiles.push_back(shown[i]);
-    }
-  });
-  return tiles;
-}
-
 Result<log::SampleGrid> HvrnnReplica::SamplePreview(int clips, uint64_t seed) {
   log::SampleGrid grid;
   grid.columns = 2;
-  FC_ASSIGN_OR_RETURN(grid.tiles, HvrnnPredictionTiles(model_, config_, clips, predicted_, seed));
+  FC_ASSIGN_OR_RETURN(grid.tiles, PredictionTiles(HvrnnPrediction(model_, config_), config_, clips,
+                                                  predicted_, seed, options_.device));
   return grid;
 }
 
@@ -505,39 +474,46 @@ Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model, const RunC
   return e;
 }
 
-std::vector<EvalMetric> HvrnnReplica::EvalMetrics() {
-  return {{"psnr", true}, {"ssim", true}, {"nelbo", false}, {"nelbo_bpd", false}};
-}
+std::vector<EvalMetric> HvrnnReplica::EvalMetrics() { return PredictionEvalMetrics(); }
 
 Result<std::vector<double>> HvrnnReplica::EvaluateHeldOut() {
-  const auto& d = config_.data();
-  const int64_t horizon = d.eval_predicted_frames();
   const int rank = comm_ ? comm_->rank() : 0, size = comm_ ? comm_->size() : 1;
   if (!eval_clips_.defined()) {
-    FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context_ + horizon));
-    const int64_t n = std::min<int64_t>(source->size(), config_.eval().sequences_during_training());
-    const eval::Share share = eval::ShareOf(n, rank, size);
-    FC_ASSIGN_OR_RETURN(auto read,
-                        data::ReadClips(*source, share.begin, share.end, context_ + horizon));
-    FC_TRY_TORCH(eval_clips_ = read.frames.to(options_.device));
-    eval_first_ = share.begin;
+    FC_ASSIGN_OR_RETURN(auto clips, TrainingEvalClips(config_, rank, size, options_.device));
+    std::tie(eval_clips_, eval_first_) = clips;
   }
-  eval::EvalOptions o;
-  o.context = context_;
-  o.horizon = horizon;
-  o.samples = config_.eval().samples_during_training();
-  o.batch = 16;
-  o.seed = config_.seed();
   const bool training = model_->is_training();
   model_->eval();
-  auto best = eval::Evaluate("hvrnn", HvrnnPredictor(model_, config_.seed(), eval_first_),
-                             eval_clips_, o, comm_);
-  Result<eval::ElboResult> elbo = Status::Aborted("not run");
-  if (best.ok()) elbo = HvrnnHeldOutElbo(model_, config_, eval_clips_, eval_first_, o.batch, comm_);
+  auto r = EvaluateDuringTraining(config_, HvrnnPrediction(model_, config_), eval_clips_,
+                                  eval_first_, comm_);
   model_->train(training);
-  if (!best.ok()) return best.status();
-  if (!elbo.ok()) return elbo.status();
-  return std::vector<double>{best->psnr.mean, best->ssim.mean, elbo->neg_elbo, elbo->bits_per_dim};
+  return r;
+}
+
+PredictionModel HvrnnPrediction(models::hvrnn::Hvrnn model, const RunConfig& config) {
+  PredictionModel p;
+  p.name = "hvrnn";
+  const uint64_t seed = config.seed();
+  p.predictor = [model, seed](int64_t first) { return HvrnnPredictor(model, seed, first); };
+  p.elbo = [model, config](const at::Tensor& local, int64_t first, int64_t batch,
+                           dist::Communicator* comm) {
+    return HvrnnHeldOutElbo(model, config, local, first, batch, comm);
+  };
+  p.predict_once = [model](const at::Tensor& ctx, int64_t horizon,
+                           uint64_t seed) mutable -> Result<at::Tensor> {
+    at::Tensor pred;
+    FC_TRY_TORCH({
+      torch::NoGradGuard no_grad;
+      const auto dtype = model->parameters().front().scalar_type();
+      // Own CPU generator: the model's training noise stream is not consumed.
+      const bool training = model->is_training();
+      model->eval();
+      pred = model->generate(ctx.to(dtype), horizon, GeneratorNoise(seed));
+      model->train(training);
+    });
+    return pred;
+  };
+  return p;
 }
 
 std::string HvrnnReplica::Describe() const {
@@ -640,7 +616,12 @@ class HvrnnFamilyImpl : public Family {
   }
   Status Eval(const RunConfig& config, const EvalRequest& request,
               dist::World& world) const override {
-    return RunHvrnnEval(config, request, world);
+    FC_ASSIGN_OR_RETURN(models::hvrnn::Hvrnn model,
+                        LoadHvrnn(config, request.step_dir, request.manifest));
+    const at::Device device = TorchDevice(world);
+    FC_TRY_TORCH(model->to(device));
+    model->eval();
+    return RunPredictionEval(config, request, world, HvrnnPrediction(model, config), device);
   }
   // Held-out sequences 0..num-1: the ground truth next to the context followed by one prediction
   // of data.eval_predicted_frames frames.
@@ -650,7 +631,8 @@ class HvrnnFamilyImpl : public Family {
     const int64_t context = config.data().context_frames();
     const int64_t horizon = config.data().eval_predicted_frames();
     SampleResult out;
-    FC_ASSIGN_OR_RETURN(out.tiles, HvrnnPredictionTiles(model, config, r.num, horizon, r.seed));
+    FC_ASSIGN_OR_RETURN(out.tiles, PredictionTiles(HvrnnPrediction(model, config), config, r.num,
+                                                   horizon, r.seed, at::kCPU));
     if (out.tiles.empty())
       return Status::InvalidArgument(r.run_dir + ": data: the held-out set has no sequences");
     out.tiles_per_sample = 2;

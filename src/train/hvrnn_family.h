@@ -24,6 +24,7 @@
 #include "models/hvrnn/hvrnn.h"
 #include "train/family.h"
 #include "train/performance.h"
+#include "train/prediction_eval.h"
 #include "train/trainer.h"
 
 namespace fc::train {
@@ -105,8 +106,8 @@ class HvrnnReplica : public Trainer {
   // Evaluation during training (Trainer::Evaluate): best-of-eval.samples_during_training mean
   // PSNR and SSIM over data.eval_predicted_frames, then the held-out -ELBO in nats per video and
   // bits per dimension, on the first eval.sequences_during_training held-out sequences split over
-  // the ranks (HvrnnPredictor, HvrnnHeldOutElbo). Collective; the same values on every rank; the
-  // model's mode and the training noise streams are left as they were.
+  // the ranks (train/prediction_eval.h with HvrnnPrediction). Collective; the same values on every
+  // rank; the model's mode and the training noise streams are left as they were.
   static std::vector<EvalMetric> EvalMetrics();
   Result<std::vector<double>> EvaluateHeldOut();
 
@@ -155,13 +156,10 @@ inline constexpr const char* kHvrnnModelPrefix = "model/hvrnn";
 // global index `first_index` (eval::Evaluate walks them in consecutive batches, samples 0..N-1 of
 // a batch before the next batch).
 eval::PredictFn HvrnnPredictor(models::hvrnn::Hvrnn model, uint64_t seed, int64_t first_index);
-// Held-out sequences 0..clips-1 (data::MakeTestSource) as pairs of tiles: the ground truth, and the
-// context followed by one prediction of `horizon` frames (noise from a CPU generator seeded by
-// `seed`; the model's mode is restored). Float [D + horizon, C, H, W] in [0, 1] on the CPU. Used by
-// the sample previews and `framecast sample`.
-Result<std::vector<at::Tensor>> HvrnnPredictionTiles(models::hvrnn::Hvrnn model,
-                                                     const framecast::RunConfig& config,
-                                                     int64_t clips, int64_t horizon, uint64_t seed);
+// The model as the shared prediction evaluation sees it (train/prediction_eval.h): the predictor
+// above, HvrnnHeldOutElbo, and single predictions from a CPU generator seeded by the caller (the
+// model's mode is restored).
+PredictionModel HvrnnPrediction(models::hvrnn::Hvrnn model, const framecast::RunConfig& config);
 // The held-out negative ELBO (eval/likelihood.h) of this rank's clips [n, D + T, C, H, W]: beta 1,
 // one posterior sample, the Gaussian likelihood's normalising constant included (the training
 // loss omits it; `note` says so). Collective.
@@ -175,9 +173,5 @@ Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model,
 Result<models::hvrnn::Hvrnn> LoadHvrnn(const framecast::RunConfig& config,
                                        const std::string& step_dir,
                                        const framecast::ckpt::Manifest& manifest);
-
-// `framecast eval` of an HVRNN run (HvrnnFamily().Eval; train/hvrnn_eval.cc).
-Status RunHvrnnEval(const framecast::RunConfig& config, const EvalRequest& request,
-                    dist::World& world);
 
 }  // namespace fc::train

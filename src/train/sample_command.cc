@@ -6,8 +6,9 @@
 //   cvg:   full-length samples of the finished levels of the cascade (a run stopped in stage k
 //          samples levels 1..k-1); class-conditional runs sample class i % num_classes for
 //          sample i and print it.
-//   hvrnn: held-out sequences 0..N-1, each as two tiles: the ground truth, and the context
-//          followed by one prediction of data.eval_predicted_frames frames.
+//   hvrnn, srvp: held-out sequences 0..N-1, each as two tiles: the ground truth, and the context
+//          followed by one prediction of data.eval_predicted_frames frames (srvp --euler-steps K:
+//          every sub-step is a frame, K times the frame rate).
 #include <algorithm>
 #include <cstdio>
 
@@ -27,7 +28,7 @@ namespace fc::train {
 namespace {
 
 Status Sample(const std::string& run_dir, int64_t num, const std::string& out, uint64_t seed,
-              int fps, int columns) {
+              int fps, int columns, int64_t euler_steps) {
   const std::string cfg_path = run_dir + "/config.pbtxt";
   if (!Exists(cfg_path))
     return Status::NotFound(run_dir + ": not a run directory (no config.pbtxt)");
@@ -49,6 +50,10 @@ Status Sample(const std::string& run_dir, int64_t num, const std::string& out, u
   request.step_dir = step_dir;
   request.num = num;
   request.seed = seed;
+  request.euler_steps = euler_steps;
+  if (euler_steps != 0 && !family->has_step_size())
+    return Status::InvalidArgument("--euler-steps: the " + family->name() +
+                                   " family's dynamics have no step size (srvp has)");
   FC_ASSIGN_OR_RETURN(SampleResult result, family->Sample(config, manifest, request));
   if (result.tiles.empty()) return Status::InvalidArgument(run_dir + ": nothing was sampled");
 
@@ -85,19 +90,26 @@ int SampleCommand(int argc, char** argv, int first) {
   flags.SetUsage(
       "framecast sample RUN_DIR [--num N] [--out FILE.mp4|FILE.gif] [flags]",
       "Samples from the run's newest committed checkpoint: cvg clips of the finished levels; hvrnn "
-      "held-out context followed by a prediction, next to the ground truth.");
+      "and srvp held-out context followed by a prediction, next to the ground truth.");
   flags.Add("num", "4", "number of samples");
   flags.Add("out", "samples.mp4",
             "output MP4 (a GIF grid is written next to it; FILE.gif: the GIF alone)");
   flags.Add("seed", "1", "noise seed");
   flags.Add("fps", "4", "frames per second of the videos");
   flags.Add("columns", "0", "grid columns (0: min(num, 4))");
+  flags.Add("euler-steps", "0",
+            "srvp: Euler sub-steps per frame, each shown as a frame (0: the training value; 2: "
+            "twice the frame rate)");
   Status st = flags.Parse(argc, argv, first);
   if (st.ok() && flags.positional().size() != 1) st = Status::InvalidArgument("expected RUN_DIR");
   auto num = flags.Int("num");
   auto seed = flags.Int("seed");
   auto fps = flags.Int("fps");
   auto columns = flags.Int("columns");
+  auto euler = flags.Int("euler-steps");
+  if (st.ok() && !euler.ok()) st = euler.status();
+  if (st.ok() && (euler.value() < 0 || euler.value() > 64))
+    st = Status::InvalidArgument("--euler-steps must be in [0, 64]");
   if (st.ok() && !num.ok()) st = num.status();
   if (st.ok() && !seed.ok()) st = seed.status();
   if (st.ok() && !fps.ok()) st = fps.status();
@@ -115,7 +127,7 @@ int SampleCommand(int argc, char** argv, int first) {
   try {
     s = Sample(flags.positional()[0], num.value(), flags.Str("out"),
                static_cast<uint64_t>(seed.value()), static_cast<int>(fps.value()),
-               static_cast<int>(columns.value()));
+               static_cast<int>(columns.value()), euler.value());
   } catch (const std::exception& e) {
     s = Status::Internal(flags.positional()[0] + ": " + e.what());
   }

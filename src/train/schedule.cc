@@ -26,6 +26,13 @@ double LearningRateAt(const framecast::OptimizerConfig& o, int64_t step, int64_t
       const double p = static_cast<double>(step - warm) / std::max<int64_t>(1, steps - warm);
       return lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p)));
     }
+    case framecast::LrSchedule::LINEAR_DECAY: {
+      const int64_t decay = std::max<int64_t>(1, s.decay_steps());
+      const int64_t start = steps - decay;  // first step of the decay
+      if (step < warm) return warm_lr;
+      if (step < start) return lr;
+      return lr * std::max(0.0, static_cast<double>(steps - step) / decay);
+    }
     default:
       return lr;
   }

@@ -1,36 +1,15 @@
-// `framecast eval` of an HVRNN (HvrnnFamily().Eval): best-of-N evaluation of the predictions on
-// the config's held-out set, next to the copy-last-frame, mean-frame and blur-last-frame baselines,
-// then the held-out negative ELBO.
-//
-// Ranks split the test sequences (eval/best_of_n.h); each rank draws all N samples of its
-// sequences. Sample s of a batch of sequences starting at global index g uses noise seeded by
-// (run seed, s, g), so a rerun on the same number of ranks reproduces the numbers exactly.
-// Rank 0 prints the table and writes report.json, curves.csv, curves_<metric>.png and table.txt,
-// and a GIF of context + prediction next to the ground truth.
-// The held-out negative ELBO (eval/likelihood.h): nats per video over the predicted frames, one
-// posterior sample per sequence (noise seeded by (run seed, g)), beta 1.
-#include <ATen/Parallel.h>
-#include <torch/cuda.h>
+#include "train/prediction_eval.h"
 
-#include <cmath>
+#include <torch/torch.h>
+
+#include <algorithm>
 #include <cstdio>
-#include <thread>
 
-#include "ckpt/checkpoint.h"
-#include "config/run_config.h"
 #include "data/sources.h"
-#include "dist/world.h"
-#include "eval/best_of_n.h"
-#include "eval/likelihood.h"
 #include "eval/report.h"
 #include "media/gif.h"
-#include "models/hvrnn/hvrnn.h"
 #include "train/eval_scalars.h"
-#include "train/family.h"
-#include "train/hvrnn_family.h"
 #include "train/run.h"
-#include "train/state.h"
-#include "util/files.h"
 #include "util/logging.h"
 #include "util/torch_status.h"
 
@@ -39,18 +18,12 @@ namespace {
 constexpr int64_t kBlurFitClips = 64;  // training clips the blur baseline's widths are fitted on
 }  // namespace
 
-Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::World& world) {
+Status RunPredictionEval(const framecast::RunConfig& c, const EvalRequest& a, dist::World& world,
+                         const PredictionModel& model, at::Device device) {
   FC_ASSIGN_OR_RETURN(auto comm, dist::MakeCommunicator(world, dist::Backend::kMpi));
   const int rank = world.rank();
   const auto& d = c.data();
   const int64_t context = d.context_frames(), horizon = d.eval_predicted_frames();
-  const at::Device device = TorchDevice(world);
-
-  // ---- model from the checkpoint -------------------------------------------------------------
-  const auto& manifest = a.manifest;  // read and checked by `framecast eval`
-  FC_ASSIGN_OR_RETURN(models::hvrnn::Hvrnn model, LoadHvrnn(c, a.step_dir, manifest));
-  FC_TRY_TORCH(model->to(device));
-  model->eval();
 
   // ---- this rank's share of the held-out set -------------------------------------------------
   FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, context + horizon));
@@ -58,8 +31,8 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
   const eval::Share share = eval::ShareOf(n, rank, world.size());
   FC_ASSIGN_OR_RETURN(auto read,
                       data::ReadClips(*source, share.begin, share.end, context + horizon));
-  at::Tensor local = read.frames;
-  local = local.to(device);
+  at::Tensor local;
+  FC_TRY_TORCH(local = read.frames.to(device));
 
   eval::EvalOptions o;
   o.context = context;
@@ -71,12 +44,9 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
   o.fvd_draws = c.eval().fvd_draws();
   o.seed = c.seed();
 
-  // Sample s of the batch whose first sequence has global index g: noise keyed by (seed, s, g).
-  const uint64_t seed = c.seed();
-  eval::PredictFn predict = HvrnnPredictor(model, seed, share.begin);
-
   eval::EvalReport report;
-  FC_ASSIGN_OR_RETURN(auto ours, eval::Evaluate("hvrnn", predict, local, o, comm.get()));
+  FC_ASSIGN_OR_RETURN(
+      auto ours, eval::Evaluate(model.name, model.predictor(share.begin), local, o, comm.get()));
   report.methods.push_back(std::move(ours));
   if (a.baselines) {
     eval::EvalOptions ob = o;
@@ -114,8 +84,7 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
     report.methods.push_back(std::move(blur));
   }
   {
-    FC_ASSIGN_OR_RETURN(auto e,
-                        HvrnnHeldOutElbo(model, c, local, share.begin, a.batch, comm.get()));
+    FC_ASSIGN_OR_RETURN(auto e, model.elbo(local, share.begin, a.batch, comm.get()));
     report.elbos.push_back(std::move(e));
   }
   report.protocol = eval::ProtocolOf(o, n, source->Describe(),
@@ -127,26 +96,14 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
     std::fflush(stdout);
     st = eval::WriteReport(report, a.out_dir);
     if (const std::string run = RunDirOfStep(a.step_dir); st.ok() && !run.empty()) {
-      if (Status tb = WriteEvalScalars(run, manifest.global_step(), report); !tb.ok())
+      if (Status tb = WriteEvalScalars(run, a.manifest.global_step(), report); !tb.ok())
         LogWarning("eval scalars for TensorBoard not written: " + tb.message());
     }
     if (st.ok() && !a.gif.empty() && local.size(0) > 0) {
       // Per sequence: [context + ground truth | context + one prediction], side by side.
-      st = TryTorch([&] {
-        torch::NoGradGuard ng;
-        const int64_t k = std::min<int64_t>(a.gif_sequences, local.size(0));
-        at::Tensor clip = local.narrow(0, 0, k).to(at::kFloat) / 255.0;
-        torch::manual_seed(seed);
-        at::Tensor pred = model->generate(clip.narrow(1, 0, context), horizon);
-        at::Tensor shown = at::cat({clip.narrow(1, 0, context), pred}, 1);
-        std::vector<at::Tensor> tiles;
-        for (int64_t i = 0; i < k; ++i) {
-          tiles.push_back(clip[i].cpu());
-          tiles.push_back(shown[i].cpu());
-        }
-        Status w = media::WriteGif(a.gif, media::TileClips(tiles, 2), 4);
-        if (!w.ok()) throw std::runtime_error(w.message());
-      });
+      Result<std::vector<at::Tensor>> tiles =
+          PredictionTiles(model, c, a.gif_sequences, horizon, c.seed(), device);
+      st = tiles.ok() ? media::WriteGif(a.gif, media::TileClips(*tiles, 2), 4) : tiles.status();
     }
     if (st.ok()) {
       LogInfo("eval of " + a.step_dir + " written to " + a.out_dir +
@@ -154,6 +111,62 @@ Status RunHvrnnEval(const framecast::RunConfig& c, const EvalRequest& a, dist::W
     }
   }
   return world.AgreeOnStatus(st, "could not write the evaluation");
+}
+
+std::vector<EvalMetric> PredictionEvalMetrics() {
+  return {{"psnr", true}, {"ssim", true}, {"nelbo", false}, {"nelbo_bpd", false}};
+}
+
+Result<std::pair<at::Tensor, int64_t>> TrainingEvalClips(const framecast::RunConfig& config,
+                                                         int rank, int size, at::Device device) {
+  const auto& d = config.data();
+  const int64_t frames = d.context_frames() + d.eval_predicted_frames();
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(d, frames));
+  const int64_t n = std::min<int64_t>(source->size(), config.eval().sequences_during_training());
+  const eval::Share share = eval::ShareOf(n, rank, size);
+  FC_ASSIGN_OR_RETURN(auto read, data::ReadClips(*source, share.begin, share.end, frames));
+  at::Tensor clips;
+  FC_TRY_TORCH(clips = read.frames.to(device));
+  return std::make_pair(clips, share.begin);
+}
+
+Result<std::vector<double>> EvaluateDuringTraining(const framecast::RunConfig& config,
+                                                   const PredictionModel& model,
+                                                   const at::Tensor& local, int64_t first_index,
+                                                   dist::Communicator* comm) {
+  eval::EvalOptions o;
+  o.context = config.data().context_frames();
+  o.horizon = config.data().eval_predicted_frames();
+  o.samples = config.eval().samples_during_training();
+  o.batch = 16;
+  o.seed = config.seed();
+  FC_ASSIGN_OR_RETURN(auto best,
+                      eval::Evaluate(model.name, model.predictor(first_index), local, o, comm));
+  FC_ASSIGN_OR_RETURN(auto elbo, model.elbo(local, first_index, o.batch, comm));
+  return std::vector<double>{best.psnr.mean, best.ssim.mean, elbo.neg_elbo, elbo.bits_per_dim};
+}
+
+Result<std::vector<at::Tensor>> PredictionTiles(const PredictionModel& model,
+                                                const framecast::RunConfig& config, int64_t clips,
+                                                int64_t horizon, uint64_t seed, at::Device device) {
+  const int64_t context = config.data().context_frames();
+  FC_ASSIGN_OR_RETURN(auto source, data::MakeTestSource(config.data(), context + horizon));
+  const int64_t k = std::min<int64_t>(clips, source->size());
+  std::vector<at::Tensor> tiles;
+  if (k <= 0) return tiles;
+  FC_ASSIGN_OR_RETURN(auto read, data::ReadClips(*source, 0, k, context + horizon));
+  at::Tensor x;
+  FC_TRY_TORCH(x = read.frames.to(device, at::kFloat) / 255.0);
+  FC_ASSIGN_OR_RETURN(at::Tensor pred, model.predict_once(x.narrow(1, 0, context), horizon, seed));
+  FC_TRY_TORCH({
+    at::Tensor shown = at::cat({x.narrow(1, 0, context), pred.to(x.dtype())}, 1).cpu();
+    at::Tensor gt = x.cpu();
+    for (int64_t i = 0; i < k; ++i) {
+      tiles.push_back(gt[i]);
+      tiles.push_back(shown[i]);
+    }
+  });
+  return tiles;
 }
 
 }  // namespace fc::train
