@@ -110,15 +110,8 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
       if (o.network() == level.generator_network) og = o;
       if (o.network() == level.discriminator_network) od = o;
     }
-    auto adam = [](torch::nn::Module& m, const framecast::OptimizerConfig& o) {
-      return std::make_unique<torch::optim::Adam>(m.parameters(),
-                                                  torch::optim::AdamOptions(o.lr())
-                                                      .betas({o.adam().beta1(), o.adam().beta2()})
-                                                      .eps(o.adam().eps())
-                                                      .weight_decay(o.weight_decay()));
-    };
-    r->opt_g_.push_back(adam(*level.generator, og));
-    r->opt_d_.push_back(adam(*level.discriminators, od));
+    r->opt_g_.push_back(MakeAdam(og, level.generator->parameters()));
+    r->opt_d_.push_back(MakeAdam(od, level.discriminators->parameters()));
     r->oc_g_.push_back(og);
     r->oc_d_.push_back(od);
     r->levels_.push_back(std::move(level));
@@ -131,34 +124,18 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
   if (!options.with_data) return r;
   // Data: clips of the last level's full length; two micro-batch sequences per step (one per D
   // step), the same global sample sequence for any number of ranks.
-  const int64_t clip_length = d.context_frames() + d.predicted_frames();
-  FC_ASSIGN_OR_RETURN(auto source, data::MakeTrainSource(d, clip_length));
-  r->source_ = std::shared_ptr<const data::ClipSource>(std::move(source));
-  r->steps_per_epoch_ = static_cast<double>(r->source_->size()) / (kDSteps * d.global_batch());
-  data::LoaderOptions lo;
-  lo.threads = options.loader_threads >= 0 ? options.loader_threads : d.loader_threads();
-  lo.prefetch = d.prefetch_batches();
-  lo.skip_corrupt = d.skip_corrupt();
-  lo.pin_memory = options.device.is_cuda();
-  data::SamplerOptions so;
-  so.dataset_size = r->source_->size();
-  so.global_batch = kDSteps * d.global_batch();
-  so.world_size = world;
-  so.rank = rank;
-  so.accumulation = static_cast<int>(kDSteps * r->accumulation_);
-  so.seed = config.seed();
-  FC_ASSIGN_OR_RETURN(auto sampler, data::DistributedSampler::Make(so));
-  r->loader_ = std::make_unique<data::Loader>(r->source_, std::move(sampler), lo);
-  if (r->perf_.device_prefetch > 0) {
-    r->prefetcher_ = std::make_unique<data::DevicePrefetcher>(r->loader_.get(), options.device,
-                                                              r->perf_.device_prefetch);
-  }
+  TrainDataOptions to;
+  to.clip_frames = d.context_frames() + d.predicted_frames();
+  to.world = world;
+  to.rank = rank;
+  to.accumulation = static_cast<int>(kDSteps * r->accumulation_);
+  to.batches_per_step = kDSteps;
+  to.loader_threads = options.loader_threads;
+  to.device = options.device;
+  to.device_prefetch = r->perf_.device_prefetch;
+  FC_ASSIGN_OR_RETURN(r->data_, OpenTrainData(config, to));
+  r->steps_per_epoch_ = r->data_.steps_per_epoch;
   return r;
-}
-
-Result<data::Batch> CvgReplica::NextBatch(int64_t global_step, int64_t micro) {
-  return data::NextTrainingBatch(prefetcher_.get(), loader_.get(), options_.fixed_batch,
-                                 global_step, micro);
 }
 
 at::Tensor CvgReplica::ToDevice(const at::Tensor& t) const {
@@ -212,11 +189,7 @@ Status CvgReplica::Seek(int stage, int64_t global_step) {
   }
   levels_[stage].generator->train();
   levels_[stage].discriminators->train();
-  if (prefetcher_) {
-    prefetcher_->Start(global_step);
-  } else if (loader_) {
-    loader_->Start(global_step);
-  }
+  data_.Start(global_step);
   return Status::Ok();
 }
 
@@ -314,8 +287,8 @@ at::Tensor CvgReplica::RealView(int level, const at::Tensor& frames01, const Dra
 }
 
 Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t global_step) {
-  const bool fixed = !loader_ && options_.fixed_batch.frames.defined();
-  if (!loader_ && !fixed) return Status::InvalidArgument("CVG replica built without data");
+  const bool fixed = !data_.loader && options_.fixed_batch.frames.defined();
+  if (!data_.loader && !fixed) return Status::InvalidArgument("CVG replica built without data");
   if (sync_level_ != stage) return Status::InvalidArgument("CVG Step before Seek");
   const int l = stage;
   auto& level = levels_[l];
@@ -353,14 +326,9 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     for (int64_t micro = 0; micro < accumulation_; ++micro) {
       const int64_t want_micro = k * accumulation_ + micro;
       const auto wait_start = Clock::now();
-      FC_ASSIGN_OR_RETURN(data::Batch batch, NextBatch(global_step, want_micro));
+      FC_ASSIGN_OR_RETURN(data::Batch batch,
+                          data_.Next(options_.fixed_batch, global_step, want_micro));
       loader_wait_ms += ms_since(wait_start);
-      if (batch.global_step != global_step || batch.micro != want_micro) {
-        return Status::Internal(
-            "data loader out of step: got step " + std::to_string(batch.global_step) + " micro " +
-            std::to_string(batch.micro) + ", want " + std::to_string(global_step) + " micro " +
-            std::to_string(want_micro));
-      }
       // Loader labels are CPU tensors (no device wait); a fixed batch's are checked once.
       if (conditional && batch.labels.defined() && batch.labels.numel() > 0 &&
           (batch.labels.is_cpu() || !labels_checked_)) {
@@ -457,12 +425,12 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     r.scalars.emplace_back("grad_norm_d", grad_norm_d);
     r.scalars.emplace_back("grad_norm_g", grad_norm_g);
   }
-  r.details = {{"time/loader_wait_ms", loader_wait_ms},
-               {"time/grad_sync_wait_ms", sync_wait_ms},
-               // data.skip_corrupt: corrupt clips skipped so far (x ranks: the rank average is the
-               // run's total).
-               {"data/skipped_clips", static_cast<double>(loader_ ? loader_->skipped() : 0) *
-                                          (comm_ ? comm_->size() : 1)}};
+  r.details = {
+      {"time/loader_wait_ms", loader_wait_ms},
+      {"time/grad_sync_wait_ms", sync_wait_ms},
+      // data.skip_corrupt: corrupt clips skipped so far (x ranks: the rank average is the
+      // run's total).
+      {"data/skipped_clips", static_cast<double>(data_.skipped()) * (comm_ ? comm_->size() : 1)}};
   return r;
 }
 

@@ -41,6 +41,7 @@
 #include "dist/gradient_sync.h"
 #include "models/cvg/level.h"
 #include "train/performance.h"
+#include "train/replica_parts.h"
 #include "train/trainer.h"
 
 namespace fc::train {
@@ -136,14 +137,12 @@ class CvgReplica : public Trainer {
   Status BuildUnrolled(int level);
   std::string Prefix(int level) const;
 
-  Result<data::Batch> NextBatch(int64_t global_step, int64_t micro);
   at::Tensor ToDevice(const at::Tensor& t) const;  // non-blocking copy (no host wait)
 
   framecast::RunConfig config_;
   dist::Communicator* comm_ = nullptr;
   CvgReplicaOptions options_;
   StepPerformance perf_;
-  std::unique_ptr<data::DevicePrefetcher> prefetcher_;
   at::TensorOptions like_;
   std::vector<models::cvg::CvgLevel> levels_;
   std::vector<std::shared_ptr<models::cvg::CvgGenerator>> unrolled_;  // per level, or null
@@ -152,8 +151,7 @@ class CvgReplica : public Trainer {
   std::vector<bool> frozen_;
   int sync_level_ = -1;
   std::unique_ptr<dist::GradientSync> sync_g_, sync_d_;
-  std::shared_ptr<const data::ClipSource> source_;
-  std::unique_ptr<data::Loader> loader_;
+  TrainData data_;
   int64_t per_rank_batch_ = 0, accumulation_ = 1;
   double steps_per_epoch_ = 0;
   bool labels_checked_ = false;

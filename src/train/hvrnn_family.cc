@@ -22,6 +22,7 @@
 #include "data/sources.h"
 #include "models/hvrnn/config.h"
 #include "train/prediction_eval.h"
+#include "train/replica_parts.h"
 #include "train/run.h"
 #include "train/schedule.h"
 #include "train/state.h"
@@ -91,53 +92,28 @@ Result<std::unique_ptr<HvrnnReplica>> HvrnnReplica::Create(const RunConfig& conf
     dist::GradientSyncOptions so = SyncOptionsFor(config.dist());
     FC_ASSIGN_OR_RETURN(r->sync_, dist::GradientSync::Create(*r->model_, comm, so, "hvrnn"));
   }
-  const auto& oc = config.optimizers(0);
-  r->optimizer_ = std::make_unique<torch::optim::Adam>(
-      r->model_->parameters(), torch::optim::AdamOptions(oc.lr())
-                                   .betas({oc.adam().beta1(), oc.adam().beta2()})
-                                   .eps(oc.adam().eps())
-                                   .weight_decay(oc.weight_decay()));
+  r->optimizer_ = MakeAdam(config.optimizers(0), r->model_->parameters());
   // Each rank's own reparameterisation-noise stream from here on.
   torch::manual_seed(Mix(config.seed() ^ Mix(0x5eed0000ULL + static_cast<uint64_t>(rank))));
 
   if (options.fixed_batch.frames.defined()) return r;
   // Data: the same global sample sequence for any number of ranks.
-  FC_ASSIGN_OR_RETURN(auto source, data::MakeTrainSource(d, r->context_ + r->predicted_));
-  r->source_ = std::shared_ptr<const data::ClipSource>(std::move(source));
-  r->steps_per_epoch_ = static_cast<double>(r->source_->size()) / d.global_batch();
-  data::LoaderOptions lo;
-  lo.threads = options.loader_threads >= 0 ? options.loader_threads : d.loader_threads();
-  lo.prefetch = d.prefetch_batches();
-  lo.skip_corrupt = d.skip_corrupt();
-  lo.pin_memory = options.device.is_cuda();
-  data::SamplerOptions so;
-  so.dataset_size = r->source_->size();
-  so.global_batch = d.global_batch();
-  so.world_size = world;
-  so.rank = rank;
-  so.accumulation = static_cast<int>(r->accumulation_);
-  so.seed = config.seed();
-  FC_ASSIGN_OR_RETURN(auto sampler, data::DistributedSampler::Make(so));
-  r->loader_ = std::make_unique<data::Loader>(r->source_, std::move(sampler), lo);
-  if (r->perf_.device_prefetch > 0) {
-    r->prefetcher_ = std::make_unique<data::DevicePrefetcher>(r->loader_.get(), options.device,
-                                                              r->perf_.device_prefetch);
-  }
+  TrainDataOptions to;
+  to.clip_frames = r->context_ + r->predicted_;
+  to.world = world;
+  to.rank = rank;
+  to.accumulation = static_cast<int>(r->accumulation_);
+  to.loader_threads = options.loader_threads;
+  to.device = options.device;
+  to.device_prefetch = r->perf_.device_prefetch;
+  FC_ASSIGN_OR_RETURN(r->data_, OpenTrainData(config, to));
+  r->steps_per_epoch_ = r->data_.steps_per_epoch;
   return r;
 }
 
 Status HvrnnReplica::Seek(int64_t global_step) {
-  if (prefetcher_) {
-    prefetcher_->Start(global_step);
-  } else if (loader_) {
-    loader_->Start(global_step);
-  }
+  data_.Start(global_step);
   return Status::Ok();
-}
-
-Result<data::Batch> HvrnnReplica::NextBatch(int64_t global_step, int64_t micro) {
-  return data::NextTrainingBatch(prefetcher_.get(), loader_.get(), options_.fixed_batch,
-                                 global_step, micro);
 }
 
 // ---- CUDA graph of forward + loss + backward --------------------------------------------------
@@ -258,14 +234,8 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   size_t levels = 0;
   for (int64_t micro = 0; micro < accumulation_; ++micro) {
     const auto wait_start = std::chrono::steady_clock::now();
-    FC_ASSIGN_OR_RETURN(data::Batch batch, NextBatch(global_step, micro));
+    FC_ASSIGN_OR_RETURN(data::Batch batch, data_.Next(options_.fixed_batch, global_step, micro));
     loader_wait_ms += MsSince(wait_start);
-    if (batch.global_step != global_step || batch.micro != micro) {
-      return Status::Internal("data loader out of step: got step " +
-                              std::to_string(batch.global_step) + " micro " +
-                              std::to_string(batch.micro) + ", want " +
-                              std::to_string(global_step) + " micro " + std::to_string(micro));
-    }
     at::Tensor frames;
     FC_TRY_TORCH(frames = batch.frames.to(options_.device, options_.dtype, /*non_blocking=*/true));
     models::hvrnn::NoiseFn noise;

@@ -25,6 +25,7 @@
 #include "train/family.h"
 #include "train/performance.h"
 #include "train/prediction_eval.h"
+#include "train/replica_parts.h"
 #include "train/trainer.h"
 
 namespace fc::train {
@@ -90,7 +91,7 @@ class HvrnnReplica : public Trainer {
   int64_t per_rank_batch() const { return per_rank_batch_; }
   int64_t accumulation() const { return accumulation_; }
   double steps_per_epoch() const { return steps_per_epoch_; }
-  int64_t skipped_clips() const { return loader_ ? loader_->skipped() : 0; }
+  int64_t skipped_clips() const { return data_.skipped(); }
 
   Result<std::vector<ckpt::NamedTensor>> ReplicatedState() override;
   std::vector<std::string> ReplicatedStateNames(const framecast::ckpt::Manifest& m) override;
@@ -118,8 +119,6 @@ class HvrnnReplica : public Trainer {
   // channel ("kl_channel/level<l>/<c>") and returns each level's active-channel count.
   Result<std::vector<int64_t>> KlChannelReport(const std::vector<at::Tensor>& kl_channel,
                                                Scalars* details);
-  // The next micro-batch (prefetcher, loader or fixed batch).
-  Result<data::Batch> NextBatch(int64_t global_step, int64_t micro);
   // forward_train + loss + backward of one micro-batch (eager, or the captured graph).
   Result<models::hvrnn::TrainOutput> ForwardBackward(const at::Tensor& frames, double beta,
                                                      const models::hvrnn::NoiseFn& noise);
@@ -131,12 +130,10 @@ class HvrnnReplica : public Trainer {
   StepPerformance perf_;
   bool use_graph_ = false;  // cuda_graphs requested and supported here
   std::shared_ptr<Graph> graph_;
-  std::unique_ptr<data::DevicePrefetcher> prefetcher_;
   models::hvrnn::Hvrnn model_{nullptr};
   std::unique_ptr<dist::GradientSync> sync_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
-  std::shared_ptr<const data::ClipSource> source_;
-  std::unique_ptr<data::Loader> loader_;
+  TrainData data_;
   int64_t per_rank_batch_ = 0, accumulation_ = 1, context_ = 0, predicted_ = 0;
   double steps_per_epoch_ = 0;
   // This rank's held-out sequences for EvaluateHeldOut (read on first use) and the first's index.

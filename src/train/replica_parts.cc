@@ -30,8 +30,8 @@ Result<TrainData> OpenTrainData(const framecast::RunConfig& config, const TrainD
   TrainData t;
   FC_ASSIGN_OR_RETURN(auto source, data::MakeTrainSource(d, o.clip_frames));
   t.source = std::shared_ptr<const data::ClipSource>(std::move(source));
-  t.steps_per_epoch =
-      static_cast<double>(t.source->size()) / (o.batches_per_step * d.global_batch());
+  t.steps_per_epoch = static_cast<double>(t.source->size()) /
+                      (static_cast<double>(o.batches_per_step) * d.global_batch());
   data::LoaderOptions lo;
   lo.threads = o.loader_threads >= 0 ? o.loader_threads : d.loader_threads();
   lo.prefetch = d.prefetch_batches();
@@ -39,7 +39,7 @@ Result<TrainData> OpenTrainData(const framecast::RunConfig& config, const TrainD
   lo.pin_memory = o.device.is_cuda();
   data::SamplerOptions so;
   so.dataset_size = t.source->size();
-  so.global_batch = d.global_batch();
+  so.global_batch = static_cast<int64_t>(o.batches_per_step) * d.global_batch();
   so.world_size = o.world;
   so.rank = o.rank;
   so.accumulation = o.accumulation;

@@ -38,8 +38,8 @@ struct TrainDataOptions {
   int accumulation = 1;     // micro-batches per step
   int loader_threads = -1;  // -1: data.loader_threads
   at::Device device = at::kCPU;
-  int device_prefetch = 0;      // micro-batches copied ahead to `device` (0: none)
-  double batches_per_step = 1;  // global batches a step consumes (CVG: its discriminator steps)
+  int device_prefetch = 0;   // micro-batches copied ahead to `device` (0: none)
+  int batches_per_step = 1;  // global batches a step consumes (cvg: one per discriminator step)
 };
 Result<TrainData> OpenTrainData(const framecast::RunConfig& config, const TrainDataOptions& o);
 

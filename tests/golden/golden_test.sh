@@ -1,6 +1,6 @@
 #!/bin/bash
-# Golden losses: the first 20 optimizer steps of the tiny HVRNN and of the tiny cascade (12 steps of
-# level 1, then 8 of level 2), from the configs' fixed seeds, on one CPU process with one thread,
+# Golden losses: the first 20 optimizer steps of the tiny HVRNN, of the tiny SRVP and of the tiny
+# cascade (12 steps of level 1, then 8 of level 2), from the configs' fixed seeds, on one CPU process with one thread,
 # compared with the values stored beside this script (losses_<config>.json).
 #
 #   tests/golden/golden_test.sh FRAMECAST PYTHON            compare (the CTest entry unit.golden)
@@ -26,9 +26,10 @@ run() {  # config, extra --set flags...
     > "$work/$cfg.log" 2>&1 || { echo "golden: $cfg training failed:"; tail -n 20 "$work/$cfg.log"; exit 1; }
 }
 run hvrnn_smmnist_tiny --set "stages[0].steps=20"
+run srvp_smmnist_tiny --set "stages[0].steps=20"
 run cvg_tiny --set "stages[0].steps=12" --set "stages[1].steps=8"
 status=0
-for cfg in hvrnn_smmnist_tiny cvg_tiny; do
+for cfg in hvrnn_smmnist_tiny srvp_smmnist_tiny cvg_tiny; do
   "$py" "$here/compare.py" "$work/$cfg/metrics.jsonl" "$here/losses_$cfg.json" $mode || status=1
 done
 exit $status
