@@ -6,6 +6,7 @@ architecture with the same module names, so framecast's parameter names are this
 
   srvp_step.py CONFIG [--batch N] [--steps 5] [--warmup 2] [--threads 1] [--device cpu|cuda]
   srvp_step.py CONFIG --count-only       # {"params": N}
+  srvp_step.py CONFIG --count-flops      # {"flops": N, "flops_method": ...}
   srvp_step.py CONFIG --check FILE.pt    # one step from framecast's weights, frames and noise
 
 --check reads a dict written by framecast's test (torch::pickle_save): "state/<name>" (every
@@ -312,6 +313,21 @@ def main():
     torch.manual_seed(1234)
     D, T = _int(data, "context_frames"), _int(data, "predicted_frames")
     batch = a.batch or _int(data, "global_batch")
+    def flops():
+        def once(d, b, counter):
+            with d:
+                mm = Srvp(c)
+                x = torch.rand(b, D + T, c["nc"], c["size"], c["size"])
+            with pc.autocast(d, a.precision):
+                loss = mm.forward_train(x, lambda site, t, shape: torch.randn(shape, device=d))[0]
+            loss.backward()
+        r = pc.count_flops(once, batch)
+        r["counted"] = "one step's forward_train and backward"
+        return r
+
+    if a.count_flops:
+        pc.emit(dict(flops(), batch=batch))
+        return
     dev = torch.device(a.device)
     m = Srvp(c).to(dev)
     o = (_get(run, "optimizers") or {})
@@ -332,10 +348,16 @@ def main():
         opt.step()
         last["loss"] = loss.item()
 
+    if a.compile:
+        pc.emit({"mode": "compile", "error": "torch.compile is not wired for the SRVP peer (eager only)"})
+        return
     ms = pc.median_ms(step, a.warmup, a.steps, dev)
-    pc.emit({"mode": "eager", "ms_per_step": round(ms, 3), "sequences_per_s": round(batch / (ms / 1e3), 3),
-             "peak_mem_mb": round(pc.peak_mem_mb(dev), 1), "params": sum(t.numel() for t in m.parameters()),
-             "loss": last.get("loss"), "precision": a.precision})
+    out = {"mode": "eager", "ms_per_step": round(ms, 3), "sequences_per_s": round(batch / (ms / 1e3), 3),
+           "peak_mem_mb": round(pc.peak_mem_mb(dev), 1), "params": sum(t.numel() for t in m.parameters()),
+           "loss": last.get("loss"), "precision": a.precision}
+    if a.with_flops:  # after the peak was read
+        out.update(flops())
+    pc.emit(out)
 
 
 if __name__ == "__main__":

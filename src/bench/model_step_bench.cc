@@ -3,14 +3,14 @@
 // run by this command in its own process on the same machine and threads, so all rows come from
 // one invocation.
 //
-// framecast's row is the product's own step with no data source: the family's replica
-// (train/cvg_family.h CvgReplica, train/hvrnn_family.h HvrnnReplica) built with comm == nullptr
-// and options.fixed_batch, a batch of random clips drawn once before timing (every micro-batch
-// uses it), so a step costs only the step:
-//   CVG:   one iteration of level K (2 D steps + 1 G step; levels before K frozen and generating
-//          the level's input), CvgReplica::Step after Seek(K - 1, 0); clips of the last level's
-//          full length and resolution, labels uniform when the cascade is class-conditional.
-//   HVRNN: HvrnnReplica::Step (teacher-forced ELBO incl. KL, backward, Adam).
+// framecast's row is the product's own step with no data source, from the family registry
+// (train/family.h Family::MakeBenchTrainer: the family's replica built with comm == nullptr and
+// a fixed batch of random clips drawn once before timing, so a step costs only the step):
+//   cvg:   one iteration of level K (2 D steps + 1 G step; levels before K frozen and generating
+//          the level's input); clips of the last level's full length and resolution, labels
+//          uniform when the cascade is class-conditional.
+//   hvrnn: HvrnnReplica::Step (teacher-forced ELBO incl. KL, backward, Adam).
+//   srvp:  SrvpReplica::Step (the ELBO over every frame with the residual penalty, backward, Adam).
 // The timed steps are never logging steps (the config's logging and stage lengths are set so):
 // gradient norms and per-channel KL reports are logging extras the peers do not compute.
 //
@@ -46,10 +46,7 @@
 #include "bench/commands.h"
 #include "bench/peak_flops.h"
 #include "config/run_config.h"
-#include "models/cvg/config.h"
-#include "nn/init.h"
-#include "train/cvg_family.h"
-#include "train/hvrnn_family.h"
+#include "train/family.h"
 #include "util/flags.h"
 #include "util/logging.h"
 #include "util/torch_status.h"
@@ -246,63 +243,24 @@ Result<double> MedianMs(const Options& o, const std::function<Status()>& step) {
   return ms[ms.size() / 2];
 }
 
-Result<Row> RunCvg(const framecast::RunConfig& c, int level, const Options& o) {
-  const auto& cvg = c.model().cvg();
-  const auto& last = cvg.levels(cvg.levels_size() - 1);
+// framecast's row: the family's own step (Family::MakeBenchTrainer) of `stage`.
+Result<Row> RunOurs(const train::Family& family, const framecast::RunConfig& c, int stage,
+                    const Options& o) {
   Row r;
   r.impl = "framecast";
   r.base_mb = CurrentRssMb();
-  train::CvgReplicaOptions opts;
-  opts.device = o.device;
-  opts.with_data = false;
-  FC_TRY_TORCH({
-    const auto f = at::TensorOptions().device(o.device);
-    opts.fixed_batch.frames =
-        at::rand({o.batch, c.data().context_frames() + c.data().predicted_frames(),
-                  cvg.image_channels(), last.resolution(), last.resolution()},
-                 f);
-    if (cvg.num_classes() > 0)
-      opts.fixed_batch.labels = at::randint(cvg.num_classes(), {o.batch}, f.dtype(at::kLong));
-  });
   ResetCudaPeak(o.device);
-  FC_ASSIGN_OR_RETURN(auto replica, train::CvgReplica::Create(c, nullptr, opts));
-  FC_RETURN_IF_ERROR(replica->Seek(level, 0));
+  FC_ASSIGN_OR_RETURN(train::BenchTrainer b, family.MakeBenchTrainer(c, stage, o.device, o.batch));
   int64_t step = 0;
   FC_ASSIGN_OR_RETURN(r.ms, MedianMs(o, [&]() -> Status {
-                        auto rep = replica->Step(level, step, step);
+                        auto rep = b.trainer->Step(stage, step, step);
                         ++step;
                         return rep.status();
                       }));
   r.per_s = o.batch * 1000.0 / r.ms;
   r.peak_mb = PeakMb(o.device);
-  r.params_g = nn::CountParameters(*replica->level(level).generator);
-  r.params_d = nn::CountParameters(*replica->level(level).discriminators);
-  return r;
-}
-
-Result<Row> RunHvrnn(const framecast::RunConfig& c, const Options& o) {
-  Row r;
-  r.impl = "framecast";
-  r.base_mb = CurrentRssMb();
-  train::HvrnnReplicaOptions opts;
-  opts.device = o.device;
-  const auto& h = c.model().hvrnn();
-  FC_TRY_TORCH(opts.fixed_batch.frames =
-                   at::rand({o.batch, c.data().context_frames() + c.data().predicted_frames(),
-                             h.image_channels(), h.image_size(), h.image_size()},
-                            at::TensorOptions().device(o.device)));
-  ResetCudaPeak(o.device);
-  FC_ASSIGN_OR_RETURN(auto replica, train::HvrnnReplica::Create(c, nullptr, opts));
-  FC_RETURN_IF_ERROR(replica->Seek(0));
-  int64_t step = 0;
-  FC_ASSIGN_OR_RETURN(r.ms, MedianMs(o, [&]() -> Status {
-                        auto rep = replica->Step(step, step);
-                        ++step;
-                        return rep.status();
-                      }));
-  r.per_s = o.batch * 1000.0 / r.ms;
-  r.peak_mb = PeakMb(o.device);
-  r.params_g = nn::CountParameters(*replica->model());
+  r.params_g = b.params;
+  r.params_d = b.params_second;
   return r;
 }
 
@@ -400,7 +358,8 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
 
   Flags flags("framecast bench step CONFIG");
   flags.AddList("set", "override one config field (e.g. performance.precision=BF16)");
-  flags.Add("level", "1", "CVG: the level to train, 1-based, or 'all' (each level in turn)");
+  flags.Add("level", "1",
+            "cvg: the level to train, 1-based, or 'all' (each level in turn); default 1");
   flags.Add("batch", "0",
             "per-rank batch (0: CVG 8 clips; HVRNN data.global_batch / 8, at least 1); "
             "data.global_batch is set to it, accumulation_steps to 1");
@@ -469,33 +428,32 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
     return 1;
   }
   framecast::RunConfig c = loaded.value();
-  const bool cvg = c.model().has_cvg();
-  if (!cvg && !c.model().has_hvrnn()) {
-    LogError(o.path + ": model: bench step CONFIG supports the cvg and hvrnn families");
+  auto family_or = train::FamilyFor(c);
+  if (!family_or.ok()) {
+    LogError(o.path + ": " + family_or.status().message());
     return 1;
   }
-  std::vector<int> levels;
-  if (cvg) {
-    const int n = c.model().cvg().levels_size();
-    if (level_number > n) {
-      std::fprintf(stderr, "error: --level %d: %s has %d level(s) (1..%d or all)\n", level_number,
-                   o.path.c_str(), n, n);
-      return 2;
-    }
-    for (int l = 0; l < n; ++l)
-      if (level_number == 0 || level_number == l + 1) levels.push_back(l);
-  } else if (flags.Has("level")) {
-    std::fprintf(stderr, "error: --level: %s is an HVRNN config (levels are CVG's)\n",
-                 o.path.c_str());
-    return 2;
+  const train::Family& family = *family_or.value();
+  if (family.bench_peer().empty()) {
+    std::string have;
+    for (const train::Family* f : train::Families())
+      if (!f->bench_peer().empty()) have += (have.empty() ? "" : ", ") + f->name();
+    LogError(o.path + ": model: bench step has no step benchmark for the " + family.name() +
+             " family (it has: " + have + ")");
+    return 1;
   }
+  const bool cvg = family.bench_per_iteration();  // the peer reports GAN iterations
   if (o.dev == "cuda" && !torch::cuda::is_available()) {
     LogError("--device cuda: no CUDA device is visible");
     return 1;
   }
   o.device = o.dev == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  o.batch = batch.value() > 0 ? batch.value()
-                              : (cvg ? 8 : std::max<int64_t>(1, c.data().global_batch() / 8));
+  o.batch = batch.value() > 0 ? batch.value() : family.bench_default_batch(c);
+  auto stages = family.BenchStages(c, flags.Has("level") ? level_number : -1, o.batch);
+  if (!stages.ok()) {
+    std::fprintf(stderr, "error: %s: %s\n", o.path.c_str(), stages.status().message().c_str());
+    return 2;
+  }
   c.mutable_data()->set_global_batch(o.batch);
   c.set_accumulation_steps(1);
   c.mutable_logging()->set_every_steps(kNever);
@@ -512,14 +470,15 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
   const std::string device_name = o.device.is_cuda() ? CudaDeviceName() : "";
   PeakFlops peak = PeakFlopsFor(device_name, o.precision);
   if (o.peak_tflops > 0) peak = PeakFlops{o.peak_tflops, "given by --peak-tflops"};
-  const std::string script = cvg ? "cvg_step.py" : "hvrnn_step.py";
+  const std::string script = family.bench_peer();
 
   bool all_same = true;
-  for (size_t li = 0; li < (cvg ? levels.size() : 1); ++li) {
-    const int l = cvg ? levels[li] : 0;
-    const std::string level_arg = cvg ? " --level " + std::to_string(l + 1) : "";
+  for (size_t li = 0; li < stages.value().size(); ++li) {
+    const train::BenchStage& st = stages.value()[li];
+    const int l = st.stage;
+    const std::string& level_arg = st.peer_args;
     std::vector<Row> rows;
-    auto ours = cvg ? RunCvg(c, l, o) : RunHvrnn(c, o);
+    auto ours = RunOurs(family, c, l, o);
     if (!ours.ok()) {
       LogError(o.path + ": " + ours.status().message());
       return 1;
@@ -546,30 +505,13 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
                                   (o.precision == "bf16" ? " (autocast in the peers)" : "") +
                                   ", median of " + std::to_string(o.steps) + " step(s) after " +
                                   std::to_string(o.warmup) + " warm-up";
-    if (cvg) {
-      const auto& cc = c.model().cvg();
-      const auto geo = models::cvg::Geometry(cc, l);
-      const auto& last = cc.levels(cc.levels_size() - 1);
+    std::printf("%s (%s); %s\n", st.what.c_str(), o.path.c_str(), dev_words.c_str());
+    if (!o.device.is_cuda() && li > 0)
       std::printf(
-          "cvg iteration (2 D steps + 1 G step), level %d of %d, %s: %lld clips per rank of %d "
-          "frames at %dx%dx%d; the level trains %lld frames at %lldx%lld; %s\n",
-          l + 1, cc.levels_size(), o.path.c_str(), static_cast<long long>(o.batch),
-          c.data().context_frames() + c.data().predicted_frames(), last.resolution(),
-          last.resolution(), cc.image_channels(), static_cast<long long>(geo.train_frames),
-          static_cast<long long>(geo.resolution), static_cast<long long>(geo.resolution),
-          dev_words.c_str());
-      if (!o.device.is_cuda() && li > 0)
-        std::printf(
-            "(peak RSS of framecast includes the earlier levels run in this process: run "
-            "one --level per process to compare memory)\n");
-    } else {
-      const auto& h = c.model().hvrnn();
-      std::printf("hvrnn step: %s, %lld sequences of %d+%d frames at %dx%dx%d; %s\n",
-                  o.path.c_str(), static_cast<long long>(o.batch), c.data().context_frames(),
-                  c.data().predicted_frames(), h.image_size(), h.image_size(), h.image_channels(),
-                  dev_words.c_str());
-    }
-    const std::string tag = cvg ? "family=cvg level=" + std::to_string(l + 1) : "family=hvrnn";
+          "(peak RSS of framecast includes the earlier stages run in this process: run one "
+          "--level per process to compare memory)\n");
+    const std::string tag =
+        "family=" + family.name() + (level_arg.empty() ? "" : " level=" + std::to_string(l + 1));
     all_same = PrintRows(rows, flops, peak, o, cvg, tag) && all_same;
     if (!cvg) std::printf("RESULT framecast_ms_per_step=%.4f\n", rows[0].ms);
     std::fflush(stdout);

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 
 #include "ckpt/checkpoint.h"
@@ -638,6 +639,62 @@ class CvgFamilyImpl : public Family {
     return models::cvg::ValidateCvgData(c);
   }
   PerformanceSupport performance() const override { return {true, true, false}; }
+  std::string bench_peer() const override { return "cvg_step.py"; }
+  bool bench_per_iteration() const override { return true; }
+  int64_t bench_default_batch(const RunConfig&) const override { return 8; }
+  // One iteration of each level (or level `level`): 2 D steps + 1 G step, the levels before it
+  // frozen and generating its input; clips of the last level's length and resolution.
+  Result<std::vector<BenchStage>> BenchStages(const RunConfig& c, int level,
+                                              int64_t batch) const override {
+    const auto& cc = c.model().cvg();
+    const int n = cc.levels_size();
+    if (level < 0) level = 1;  // the default: level 1
+    if (level > n)
+      return Status::InvalidArgument("--level " + std::to_string(level) + ": the config has " +
+                                     std::to_string(n) + " level(s) (1.." + std::to_string(n) +
+                                     " or all)");
+    std::vector<BenchStage> out;
+    const auto& last = cc.levels(n - 1);
+    for (int l = 0; l < n; ++l) {
+      if (level != 0 && level != l + 1) continue;
+      const auto geo = models::cvg::Geometry(cc, l);
+      char what[320];
+      std::snprintf(what, sizeof(what),
+                    "cvg iteration (2 D steps + 1 G step), level %d of %d: %lld clips per rank of "
+                    "%d frames at %dx%dx%d; the level trains %lld frames at %lldx%lld",
+                    l + 1, n, static_cast<long long>(batch),
+                    c.data().context_frames() + c.data().predicted_frames(), last.resolution(),
+                    last.resolution(), cc.image_channels(),
+                    static_cast<long long>(geo.train_frames),
+                    static_cast<long long>(geo.resolution), static_cast<long long>(geo.resolution));
+      out.push_back({l, " --level " + std::to_string(l + 1), what});
+    }
+    return out;
+  }
+  Result<BenchTrainer> MakeBenchTrainer(const RunConfig& c, int level, at::Device device,
+                                        int64_t batch) const override {
+    const auto& cc = c.model().cvg();
+    const auto& last = cc.levels(cc.levels_size() - 1);
+    CvgReplicaOptions opts;
+    opts.device = device;
+    opts.with_data = false;
+    FC_TRY_TORCH({
+      const auto f = at::TensorOptions().device(device);
+      opts.fixed_batch.frames =
+          at::rand({batch, c.data().context_frames() + c.data().predicted_frames(),
+                    cc.image_channels(), last.resolution(), last.resolution()},
+                   f);
+      if (cc.num_classes() > 0)
+        opts.fixed_batch.labels = at::randint(cc.num_classes(), {batch}, f.dtype(at::kLong));
+    });
+    FC_ASSIGN_OR_RETURN(auto replica, CvgReplica::Create(c, nullptr, opts));
+    FC_RETURN_IF_ERROR(replica->Seek(level, 0));
+    BenchTrainer b;
+    b.params = nn::CountParameters(*replica->level(level).generator);
+    b.params_second = nn::CountParameters(*replica->level(level).discriminators);
+    b.trainer = std::move(replica);
+    return b;
+  }
   Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
                                                dist::Communicator* comm) const override {
     CvgReplicaOptions o;

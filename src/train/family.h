@@ -14,6 +14,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,20 @@ struct SampleResult {
   std::string what;                // "4 clip(s) of 16 frames at 32x32 from ... (levels 1..2)"
 };
 
+// `framecast bench step` (src/bench/model_step_bench.cc): the family's own training step on one
+// device with no data source (every micro-batch a fixed batch of random clips drawn once), next
+// to its PyTorch peer bench/peers/<peer_script>.
+struct BenchStage {
+  int stage = 0;          // the stage (cascade level) whose Step is timed
+  std::string peer_args;  // extra arguments of the peer for this stage (" --level 2")
+  std::string what;       // the table's heading, before the device words
+};
+struct BenchTrainer {
+  std::unique_ptr<Trainer> trainer;  // Seek(stage, 0, 0) done
+  int64_t params = 0;                // compared with the peer's "params" (GANs: "params_g")
+  int64_t params_second = -1;        // GANs: the discriminators ("params_d"); -1: none
+};
+
 // Which of config.performance's options the family's step implements.
 struct PerformanceSupport {
   bool bf16 = false, channels_last = false, cuda_graphs = false;
@@ -77,6 +92,30 @@ class Family {
   // Errors name the field and the rule. Called after the generic rules and ValidateModel.
   virtual Status Validate(const framecast::RunConfig& config) const { return Status::Ok(); }
   virtual PerformanceSupport performance() const { return {}; }
+  // `bench step`: the peer script ("": the family has no step benchmark), whether its unit is a
+  // GAN iteration (peer keys ms_per_iter, clips_per_s, params_g, params_d), the default batch,
+  // the stages to time (`level`: the 1-based stage the user asked for, 0: all, -1: the family's
+  // default), and
+  // the timed trainer of one stage on `device` with `batch` clips.
+  virtual std::string bench_peer() const { return ""; }
+  virtual bool bench_per_iteration() const { return false; }
+  virtual int64_t bench_default_batch(const framecast::RunConfig& config) const {
+    return std::max<int64_t>(1, config.data().global_batch() / 8);
+  }
+  virtual Result<std::vector<BenchStage>> BenchStages(const framecast::RunConfig& config, int level,
+                                                      int64_t batch) const {
+    if (level > 0)
+      return Status::InvalidArgument("--level: the " + name() + " family has no levels");
+    const auto& d = config.data();
+    return std::vector<BenchStage>{{0, "",
+                                    name() + " step: " + std::to_string(batch) + " sequences of " +
+                                        std::to_string(d.context_frames()) + "+" +
+                                        std::to_string(d.predicted_frames()) + " frames"}};
+  }
+  virtual Result<BenchTrainer> MakeBenchTrainer(const framecast::RunConfig& config, int stage,
+                                                at::Device device, int64_t batch) const {
+    return Status::InvalidArgument("bench step: family " + name() + " has no step benchmark");
+  }
   // Whether the model's dynamics have a step size that eval and sample may refine
   // (--euler-steps; srvp).
   virtual bool has_step_size() const { return false; }

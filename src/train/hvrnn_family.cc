@@ -568,6 +568,24 @@ class HvrnnFamilyImpl : public Family {
     return Status::Ok();
   }
   PerformanceSupport performance() const override { return {true, true, true}; }
+  std::string bench_peer() const override { return "hvrnn_step.py"; }
+  // HvrnnReplica::Step: teacher-forced ELBO incl. KL, backward, Adam.
+  Result<BenchTrainer> MakeBenchTrainer(const RunConfig& c, int, at::Device device,
+                                        int64_t batch) const override {
+    HvrnnReplicaOptions opts;
+    opts.device = device;
+    const auto& h = c.model().hvrnn();
+    FC_TRY_TORCH(opts.fixed_batch.frames =
+                     at::rand({batch, c.data().context_frames() + c.data().predicted_frames(),
+                               h.image_channels(), h.image_size(), h.image_size()},
+                              at::TensorOptions().device(device)));
+    FC_ASSIGN_OR_RETURN(auto replica, HvrnnReplica::Create(c, nullptr, opts));
+    FC_RETURN_IF_ERROR(replica->Seek(0));
+    BenchTrainer b;
+    b.params = models::hvrnn::CountParameters(*replica->model());
+    b.trainer = std::move(replica);
+    return b;
+  }
   Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
                                                dist::Communicator* comm) const override {
     HvrnnReplicaOptions o;

@@ -357,6 +357,24 @@ class SrvpFamilyImpl : public Family {
     return Status::Ok();
   }
   bool has_step_size() const override { return true; }
+  std::string bench_peer() const override { return "srvp_step.py"; }
+  // SrvpReplica::Step: the ELBO over every frame with the residual penalty, backward, Adam.
+  Result<BenchTrainer> MakeBenchTrainer(const RunConfig& c, int, at::Device device,
+                                        int64_t batch) const override {
+    SrvpReplicaOptions opts;
+    opts.device = device;
+    const auto& s = c.model().srvp();
+    FC_TRY_TORCH(opts.fixed_batch.frames =
+                     at::rand({batch, c.data().context_frames() + c.data().predicted_frames(),
+                               s.image_channels(), s.image_size(), s.image_size()},
+                              at::TensorOptions().device(device)));
+    FC_ASSIGN_OR_RETURN(auto replica, SrvpReplica::Create(c, nullptr, opts));
+    FC_RETURN_IF_ERROR(replica->Seek(0, 0, 0));
+    BenchTrainer b;
+    b.params = models::srvp::CountParameters(*replica->model());
+    b.trainer = std::move(replica);
+    return b;
+  }
   Result<std::unique_ptr<Trainer>> MakeTrainer(const RunConfig& config, const dist::World& world,
                                                dist::Communicator* comm) const override {
     SrvpReplicaOptions o;
