@@ -344,22 +344,15 @@ Result<std::vector<int64_t>> HvrnnReplica::KlChannelReport(
 }
 
 Result<std::vector<ckpt::NamedTensor>> HvrnnReplica::ReplicatedState() {
-  auto state = ModuleState(*model_, kHvrnnModelPrefix);
-  FC_ASSIGN_OR_RETURN(auto opt, OptimizerState(*optimizer_, *model_, "optim/model"));
-  state.insert(state.end(), opt.begin(), opt.end());
-  return state;
+  return ModelAndOptimizerState(*model_, *optimizer_, kHvrnnModelPrefix);
 }
 
 std::vector<std::string> HvrnnReplica::ReplicatedStateNames(const Manifest& m) {
-  std::vector<std::string> names;
-  for (const auto& nt : ModuleState(*model_, kHvrnnModelPrefix)) names.push_back(nt.name);
-  for (auto& n : NamesUnder(m, "optim/model/")) names.push_back(n);
-  return names;
+  return ModelAndOptimizerNames(*model_, kHvrnnModelPrefix, m);
 }
 
 Status HvrnnReplica::LoadReplicatedState(const TensorMap& from) {
-  FC_RETURN_IF_ERROR(LoadModuleState(*model_, kHvrnnModelPrefix, from));
-  return LoadOptimizerState(*optimizer_, *model_, "optim/model", from);
+  return LoadModelAndOptimizer(*model_, *optimizer_, kHvrnnModelPrefix, from);
 }
 
 Result<log::SampleGrid> HvrnnReplica::SamplePreview(int clips, uint64_t seed) {
@@ -382,25 +375,16 @@ models::hvrnn::NoiseFn GeneratorNoise(uint64_t key) {
 }  // namespace
 
 eval::PredictFn HvrnnPredictor(models::hvrnn::Hvrnn model, uint64_t seed, int64_t first_index) {
-  struct Cursor {
-    int64_t next, current;
-  };
-  auto cursor = std::make_shared<Cursor>(Cursor{first_index, first_index});
-  return [model, seed, cursor](const at::Tensor& ctx, int64_t h,
-                               int64_t sample) mutable -> Result<at::Tensor> {
-    if (sample == 0) {
-      cursor->current = cursor->next;
-      cursor->next += ctx.size(0);
-    }
-    const auto g = static_cast<uint64_t>(cursor->current);
-    at::Tensor out;
-    FC_TRY_TORCH({
-      torch::NoGradGuard ng;
-      out = model->generate(
-          ctx, h, GeneratorNoise(Mix(seed ^ Mix(static_cast<uint64_t>(sample) * 1000003 + g))));
-    });
-    return out;
-  };
+  return KeyedPredictor(
+      [model](const at::Tensor& ctx, int64_t h, uint64_t key) mutable -> Result<at::Tensor> {
+        at::Tensor out;
+        FC_TRY_TORCH({
+          torch::NoGradGuard ng;
+          out = model->generate(ctx, h, GeneratorNoise(key));
+        });
+        return out;
+      },
+      seed, first_index);
 }
 
 Result<eval::ElboResult> HvrnnHeldOutElbo(models::hvrnn::Hvrnn model, const RunConfig& c,
@@ -507,11 +491,7 @@ Result<models::hvrnn::Hvrnn> LoadHvrnn(const RunConfig& config, const std::strin
   torch::manual_seed(config.seed());
   models::hvrnn::Hvrnn model{nullptr};
   FC_TRY_TORCH(model = models::hvrnn::Hvrnn(config.model().hvrnn()));
-  std::vector<std::string> names;
-  for (const auto& nt : ModuleState(*model, kHvrnnModelPrefix)) names.push_back(nt.name);
-  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(step_dir, manifest, names));
-  FC_RETURN_IF_ERROR(LoadModuleState(*model, kHvrnnModelPrefix, tensors)
-                         .WithContext(step_dir + " does not fit the config's model"));
+  FC_RETURN_IF_ERROR(LoadModuleFromStep(*model, kHvrnnModelPrefix, step_dir, manifest));
   return model;
 }
 
@@ -534,37 +514,17 @@ class HvrnnFamilyImpl : public Family {
   }
   Status Validate(const RunConfig& c) const override {
     const auto& h = c.model().hvrnn();
-    if (c.data().has_procedural_blobs())
-      return Status::InvalidArgument(
-          "data: the hvrnn family needs video clips (moving_mnist or clips)");
-    if (c.data().context_frames() < 1)
-      return Status::InvalidArgument("data.context_frames: the hvrnn family needs >= 1");
-    if (c.data().predicted_frames() < 1)
-      return Status::InvalidArgument("data.predicted_frames: the hvrnn family needs >= 1");
+    FC_RETURN_IF_ERROR(ValidatePredictionRun(c, "hvrnn", h.image_channels(), h.image_size()));
     if (h.context_init() == framecast::HvrnnConfig::CONCAT &&
         h.context_frames() != c.data().context_frames())
       return Status::InvalidArgument(
           "model.hvrnn.context_frames=" + std::to_string(h.context_frames()) +
           ": context_init CONCAT needs data.context_frames (" +
           std::to_string(c.data().context_frames()) + ")");
-    if (c.optimizers_size() != 1 || !c.optimizers(0).has_adam())
-      return Status::InvalidArgument("optimizers: the hvrnn family takes one adam optimizer");
-    if (c.stages_size() != 1)
-      return Status::InvalidArgument("stages: the hvrnn family trains exactly one stage");
     if (c.performance().cuda_graphs() && h.checkpoint_activations())
       return Status::InvalidArgument(
           "performance.cuda_graphs: not with model.hvrnn.checkpoint_activations (its recompute "
           "is not captured)");
-    if (c.data().has_moving_mnist()) {
-      const auto& mm = c.data().moving_mnist();
-      if (h.image_channels() != 1)
-        return Status::InvalidArgument(
-            "model.hvrnn.image_channels: Moving MNIST clips have 1 channel");
-      if (mm.image_size() != h.image_size())
-        return Status::InvalidArgument("model.hvrnn.image_size=" + std::to_string(h.image_size()) +
-                                       ": data.moving_mnist.image_size is " +
-                                       std::to_string(mm.image_size()));
-    }
     return Status::Ok();
   }
   PerformanceSupport performance() const override { return {true, true, true}; }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "data/rng.h"
 #include "data/sources.h"
 #include "eval/report.h"
 #include "media/gif.h"
@@ -17,6 +18,50 @@ namespace fc::train {
 namespace {
 constexpr int64_t kBlurFitClips = 64;  // training clips the blur baseline's widths are fitted on
 }  // namespace
+
+Status ValidatePredictionRun(const framecast::RunConfig& c, const std::string& family,
+                             int image_channels, int image_size) {
+  const auto& d = c.data();
+  if (d.has_procedural_blobs())
+    return Status::InvalidArgument("data: the " + family +
+                                   " family needs video clips (moving_mnist or clips)");
+  if (d.context_frames() < 1)
+    return Status::InvalidArgument("data.context_frames: the " + family + " family needs >= 1");
+  if (d.predicted_frames() < 1)
+    return Status::InvalidArgument("data.predicted_frames: the " + family + " family needs >= 1");
+  if (c.optimizers_size() != 1 || !c.optimizers(0).has_adam())
+    return Status::InvalidArgument("optimizers: the " + family +
+                                   " family takes one adam optimizer");
+  if (c.stages_size() != 1)
+    return Status::InvalidArgument("stages: the " + family + " family trains exactly one stage");
+  if (d.has_moving_mnist()) {
+    if (image_channels != 1)
+      return Status::InvalidArgument("model." + family +
+                                     ".image_channels: Moving MNIST clips have 1 channel");
+    if (d.moving_mnist().image_size() != image_size)
+      return Status::InvalidArgument(
+          "model." + family + ".image_size=" + std::to_string(image_size) +
+          ": data.moving_mnist.image_size is " + std::to_string(d.moving_mnist().image_size()));
+  }
+  return Status::Ok();
+}
+
+eval::PredictFn KeyedPredictor(KeyedGenerate generate, uint64_t seed, int64_t first_index) {
+  struct Cursor {
+    int64_t next, current;
+  };
+  auto mix = [](uint64_t x) { return data::Mix64(x + 0x9e3779b97f4a7c15ULL); };  // splitmix64
+  auto cursor = std::make_shared<Cursor>(Cursor{first_index, first_index});
+  return [generate, seed, cursor, mix](const at::Tensor& ctx, int64_t h,
+                                       int64_t sample) -> Result<at::Tensor> {
+    if (sample == 0) {
+      cursor->current = cursor->next;
+      cursor->next += ctx.size(0);
+    }
+    const auto g = static_cast<uint64_t>(cursor->current);
+    return generate(ctx, h, mix(seed ^ mix(static_cast<uint64_t>(sample) * 1000003 + g)));
+  };
+}
 
 Status RunPredictionEval(const framecast::RunConfig& c, const EvalRequest& a, dist::World& world,
                          const PredictionModel& model, at::Device device) {

@@ -46,6 +46,20 @@ struct PredictionModel {
       predict_once;
 };
 
+// The run rules every prediction family shares, errors naming `family`'s fields: video clips
+// (not procedural blobs), data.context_frames and predicted_frames >= 1, one adam optimizer, one
+// stage, and on Moving MNIST 1 channel and the canvas size.
+Status ValidatePredictionRun(const framecast::RunConfig& config, const std::string& family,
+                             int image_channels, int image_size);
+
+// A best-of-N predictor for eval::Evaluate over this rank's sequences (the first with global
+// index `first_index`; eval::Evaluate walks them in consecutive batches, samples 0..N-1 of a batch
+// before the next): sample s of the batch whose first sequence is g calls generate(ctx, horizon,
+// key) with key a hash of (seed, s, g), so a rerun on the same number of ranks repeats the numbers.
+using KeyedGenerate =
+    std::function<Result<at::Tensor>(const at::Tensor& context, int64_t horizon, uint64_t key)>;
+eval::PredictFn KeyedPredictor(KeyedGenerate generate, uint64_t seed, int64_t first_index);
+
 // `framecast eval CONFIG --checkpoint STEP` of a prediction family; `device` is the model's.
 Status RunPredictionEval(const framecast::RunConfig& config, const EvalRequest& request,
                          dist::World& world, const PredictionModel& model, at::Device device);

@@ -1,7 +1,9 @@
 #include "train/replica_parts.h"
 
+#include "ckpt/checkpoint.h"
 #include "data/sampler.h"
 #include "data/sources.h"
+#include "train/trainer.h"
 
 namespace fc::train {
 
@@ -60,6 +62,39 @@ std::unique_ptr<torch::optim::Adam> MakeAdam(const framecast::OptimizerConfig& o
                                                   .betas({o.adam().beta1(), o.adam().beta2()})
                                                   .eps(o.adam().eps())
                                                   .weight_decay(o.weight_decay()));
+}
+
+Result<std::vector<ckpt::NamedTensor>> ModelAndOptimizerState(torch::nn::Module& module,
+                                                              torch::optim::Optimizer& optimizer,
+                                                              const std::string& prefix) {
+  auto state = ModuleState(module, prefix);
+  FC_ASSIGN_OR_RETURN(auto opt, OptimizerState(optimizer, module, "optim/model"));
+  state.insert(state.end(), opt.begin(), opt.end());
+  return state;
+}
+
+std::vector<std::string> ModelAndOptimizerNames(torch::nn::Module& module,
+                                                const std::string& prefix,
+                                                const framecast::ckpt::Manifest& manifest) {
+  std::vector<std::string> names;
+  for (const auto& nt : ModuleState(module, prefix)) names.push_back(nt.name);
+  for (auto& n : NamesUnder(manifest, "optim/model/")) names.push_back(n);
+  return names;
+}
+
+Status LoadModelAndOptimizer(torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                             const std::string& prefix, const TensorMap& from) {
+  FC_RETURN_IF_ERROR(LoadModuleState(module, prefix, from));
+  return LoadOptimizerState(optimizer, module, "optim/model", from);
+}
+
+Status LoadModuleFromStep(torch::nn::Module& module, const std::string& prefix,
+                          const std::string& step_dir, const framecast::ckpt::Manifest& manifest) {
+  std::vector<std::string> names;
+  for (const auto& nt : ModuleState(module, prefix)) names.push_back(nt.name);
+  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(step_dir, manifest, names));
+  return LoadModuleState(module, prefix, tensors)
+      .WithContext(step_dir + " does not fit the config's model");
 }
 
 }  // namespace fc::train

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/manifest.pb.h"
 #include "data/loader.h"
 #include "proto/config.pb.h"
+#include "train/state.h"
 #include "util/status.h"
 
 namespace fc::train {
@@ -46,5 +48,22 @@ Result<TrainData> OpenTrainData(const framecast::RunConfig& config, const TrainD
 // Adam over `params` from `o` (lr, betas, eps, coupled weight decay).
 std::unique_ptr<torch::optim::Adam> MakeAdam(const framecast::OptimizerConfig& o,
                                              std::vector<at::Tensor> params);
+
+// The replicated state of a single-network family: the module's parameters and buffers under
+// `prefix` ("model/<family>") and its optimizer's state under "optim/model" (train/state.h); the
+// names a resume must find in `manifest`; loading both back.
+Result<std::vector<ckpt::NamedTensor>> ModelAndOptimizerState(torch::nn::Module& module,
+                                                              torch::optim::Optimizer& optimizer,
+                                                              const std::string& prefix);
+std::vector<std::string> ModelAndOptimizerNames(torch::nn::Module& module,
+                                                const std::string& prefix,
+                                                const framecast::ckpt::Manifest& manifest);
+Status LoadModelAndOptimizer(torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                             const std::string& prefix, const TensorMap& from);
+
+// The module's parameters and buffers from committed step `step_dir` (its `manifest`); errors
+// name the step ("... does not fit the config's model").
+Status LoadModuleFromStep(torch::nn::Module& module, const std::string& prefix,
+                          const std::string& step_dir, const framecast::ckpt::Manifest& manifest);
 
 }  // namespace fc::train

@@ -172,22 +172,15 @@ Result<StepReport> SrvpReplica::Step(int stage, int64_t step_in_stage, int64_t g
 }
 
 Result<std::vector<ckpt::NamedTensor>> SrvpReplica::ReplicatedState() {
-  auto state = ModuleState(*model_, kSrvpModelPrefix);
-  FC_ASSIGN_OR_RETURN(auto opt, OptimizerState(*optimizer_, *model_, "optim/model"));
-  state.insert(state.end(), opt.begin(), opt.end());
-  return state;
+  return ModelAndOptimizerState(*model_, *optimizer_, kSrvpModelPrefix);
 }
 
 std::vector<std::string> SrvpReplica::ReplicatedStateNames(const Manifest& m) {
-  std::vector<std::string> names;
-  for (const auto& nt : ModuleState(*model_, kSrvpModelPrefix)) names.push_back(nt.name);
-  for (auto& n : NamesUnder(m, "optim/model/")) names.push_back(n);
-  return names;
+  return ModelAndOptimizerNames(*model_, kSrvpModelPrefix, m);
 }
 
 Status SrvpReplica::LoadReplicatedState(const TensorMap& from) {
-  FC_RETURN_IF_ERROR(LoadModuleState(*model_, kSrvpModelPrefix, from));
-  return LoadOptimizerState(*optimizer_, *model_, "optim/model", from);
+  return LoadModelAndOptimizer(*model_, *optimizer_, kSrvpModelPrefix, from);
 }
 
 Result<std::vector<log::SampleGrid>> SrvpReplica::Samples(int, int clips, uint64_t seed) {
@@ -233,28 +226,18 @@ PredictionModel SrvpPrediction(models::srvp::Srvp model, const RunConfig& config
                ? "srvp (euler steps " + std::to_string(euler_steps) + ")"
                : "srvp";
   const uint64_t seed = config.seed();
-  p.predictor = [model, seed, euler_steps](int64_t first_index) -> eval::PredictFn {
-    struct Cursor {
-      int64_t next, current;
-    };
-    auto cursor = std::make_shared<Cursor>(Cursor{first_index, first_index});
-    return [model, seed, euler_steps, cursor](const at::Tensor& ctx, int64_t h,
-                                              int64_t sample) mutable -> Result<at::Tensor> {
-      if (sample == 0) {
-        cursor->current = cursor->next;
-        cursor->next += ctx.size(0);
-      }
-      const auto g = static_cast<uint64_t>(cursor->current);
-      at::Tensor out;
-      FC_TRY_TORCH({
-        const auto dtype = model->parameters().front().scalar_type();
-        out = model->generate(
-            ctx.to(dtype), h,
-            GeneratorNoise(Mix(seed ^ Mix(static_cast<uint64_t>(sample) * 1000003 + g))),
-            euler_steps);
-      });
-      return out;
-    };
+  p.predictor = [model, seed, euler_steps](int64_t first_index) {
+    return KeyedPredictor(
+        [model, euler_steps](const at::Tensor& ctx, int64_t h,
+                             uint64_t key) mutable -> Result<at::Tensor> {
+          at::Tensor out;
+          FC_TRY_TORCH({
+            const auto dtype = model->parameters().front().scalar_type();
+            out = model->generate(ctx.to(dtype), h, GeneratorNoise(key), euler_steps);
+          });
+          return out;
+        },
+        seed, first_index);
   };
   p.elbo = [model, seed](const at::Tensor& local, int64_t first, int64_t batch,
                          dist::Communicator* comm) -> Result<eval::ElboResult> {
@@ -301,11 +284,7 @@ Result<models::srvp::Srvp> LoadSrvp(const RunConfig& config, const std::string& 
   torch::manual_seed(config.seed());
   models::srvp::Srvp model{nullptr};
   FC_TRY_TORCH(model = models::srvp::Srvp(config.model().srvp()));
-  std::vector<std::string> names;
-  for (const auto& nt : ModuleState(*model, kSrvpModelPrefix)) names.push_back(nt.name);
-  FC_ASSIGN_OR_RETURN(auto tensors, ckpt::ReadTensors(step_dir, manifest, names));
-  FC_RETURN_IF_ERROR(LoadModuleState(*model, kSrvpModelPrefix, tensors)
-                         .WithContext(step_dir + " does not fit the config's model"));
+  FC_RETURN_IF_ERROR(LoadModuleFromStep(*model, kSrvpModelPrefix, step_dir, manifest));
   model->eval();
   return model;
 }
@@ -329,31 +308,12 @@ class SrvpFamilyImpl : public Family {
   Status Validate(const RunConfig& c) const override {
     const auto& s = c.model().srvp();
     const auto& d = c.data();
-    if (d.has_procedural_blobs())
-      return Status::InvalidArgument(
-          "data: the srvp family needs video clips (moving_mnist or clips)");
-    if (d.context_frames() < 1)
-      return Status::InvalidArgument("data.context_frames: the srvp family needs >= 1");
-    if (d.predicted_frames() < 1)
-      return Status::InvalidArgument("data.predicted_frames: the srvp family needs >= 1");
+    FC_RETURN_IF_ERROR(ValidatePredictionRun(c, "srvp", s.image_channels(), s.image_size()));
     if (s.content_frames() > d.context_frames())
       return Status::InvalidArgument(
           "model.srvp.content_frames=" + std::to_string(s.content_frames()) +
           ": more than data.context_frames (" + std::to_string(d.context_frames()) +
           "); generation reads the content and y_1 from the conditioning frames");
-    if (c.optimizers_size() != 1 || !c.optimizers(0).has_adam())
-      return Status::InvalidArgument("optimizers: the srvp family takes one adam optimizer");
-    if (c.stages_size() != 1)
-      return Status::InvalidArgument("stages: the srvp family trains exactly one stage");
-    if (d.has_moving_mnist()) {
-      if (s.image_channels() != 1)
-        return Status::InvalidArgument(
-            "model.srvp.image_channels: Moving MNIST clips have 1 channel");
-      if (d.moving_mnist().image_size() != s.image_size())
-        return Status::InvalidArgument("model.srvp.image_size=" + std::to_string(s.image_size()) +
-                                       ": data.moving_mnist.image_size is " +
-                                       std::to_string(d.moving_mnist().image_size()));
-    }
     return Status::Ok();
   }
   bool has_step_size() const override { return true; }
