@@ -11,11 +11,13 @@ rm -rf "$work"; mkdir -p "$work/gen/proto" "$work/gen/ckpt" "$work/corpus-config
 echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' > "$work/probe.cc"
 "$cxx" -fsanitize=fuzzer "$work/probe.cc" -o "$work/probe" 2>/dev/null || { echo "SKIP: clang has no libFuzzer runtime"; exit 77; }
 set -e
-protoc -I"$root/src" --cpp_out="$work/gen" proto/dist_config.proto proto/data.proto proto/hvrnn.proto proto/cvg.proto \
-  proto/config.proto ckpt/manifest.proto
+# Every schema under src/proto (a new family's proto is picked up without editing this script).
+protos=(ckpt/manifest.proto)
+for f in "$root"/src/proto/*.proto; do protos+=("proto/$(basename "$f")"); done
+protoc -I"$root/src" --cpp_out="$work/gen" "${protos[@]}"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address -I"$root/src" -I"$work/gen")
-common=("$root/src/util/status.cc" "$work/gen/proto/dist_config.pb.cc" "$work/gen/proto/data.pb.cc" "$work/gen/proto/hvrnn.pb.cc"
-  "$work/gen/proto/cvg.pb.cc" "$work/gen/proto/config.pb.cc" "$work/gen/ckpt/manifest.pb.cc")
+common=("$root/src/util/status.cc")
+for f in "${protos[@]}"; do common+=("$work/gen/${f%.proto}.pb.cc"); done
 "$cxx" "${flags[@]}" "$root/tests/fuzz/config_fuzz.cc" "$root/src/config/run_config.cc" "$root/src/util/files.cc" "${common[@]}" -lprotobuf -o "$work/config_fuzz"
 "$cxx" "${flags[@]}" "$root/tests/fuzz/manifest_fuzz.cc" "$root/src/ckpt/manifest_check.cc" "$root/src/util/crc32c.cc" "${common[@]}" -lprotobuf -o "$work/manifest_fuzz"
 cp "$root"/configs/*.pbtxt "$work/corpus-config/"
