@@ -203,7 +203,8 @@ else
       compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/torch-${FRAMECAST_TORCH_VERSION}*.dist-info" >/dev/null &&
       compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/numpy-*.dist-info" >/dev/null &&
       compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/scipy-*.dist-info" >/dev/null &&
-      compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/tensorboard-*.dist-info" >/dev/null
+      compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/tensorboard-*.dist-info" >/dev/null &&
+      compgen -G "$FRAMECAST_VENV/lib/python3*/site-packages/safetensors-*.dist-info" >/dev/null
   }
   if site_ok; then
     log "LibTorch: torch ${FRAMECAST_TORCH_VERSION} wheel present in $FRAMECAST_VENV"
@@ -212,7 +213,7 @@ else
     mkdir -p "$FRAMECAST_HOME"
     [ -x "$FRAMECAST_VENV/bin/python3" ] || python3 -m venv "$FRAMECAST_VENV"
     "$FRAMECAST_VENV/bin/pip" install -q --disable-pip-version-check \
-      "torch==${FRAMECAST_TORCH_VERSION}" numpy scipy tensorboard
+      "torch==${FRAMECAST_TORCH_VERSION}" numpy scipy tensorboard safetensors
   fi
   # One CUDA major in the process: the wheel's libraries and the toolkit's must agree, or the build
   # takes CUDA, cuDNN and NCCL from the wheel's nvidia-* packages only (see CMakeLists.txt).

@@ -306,6 +306,50 @@ class Hvrnn(nn.Module):
         loss = (nll + beta * kl).mean()
         return loss, nll.mean(), kl.mean(), torch.stack(preds, 1)
 
+    @torch.no_grad()
+    def generate(self, context_frames, horizon, noise=None):
+        """Hvrnn::generate: initial states from the context frames [B, D, C, H, W], then `horizon`
+        frames from the prior, each frame's features feeding the next; returns the means
+        [B, horizon, C, H, W] in [0, 1]. noise(level, t, shape) gives the standard normal draws
+        (default torch.randn)."""
+        c = self.c
+        B, D, C, H, W = context_frames.shape
+        feats = self.encoder(context_frames.reshape(B * D, C, H, W))
+        feats = {r: f.reshape(B, D, *f.shape[1:]) for r, f in feats.items()}
+
+        def ctx(r):
+            if c["context_init"] in ("MEAN", "1"):
+                return feats[r].mean(1)
+            if c["context_init"] in ("CONCAT", "2"):
+                return feats[r].flatten(1, 2)
+            return feats[r][:, D - 1]
+
+        lats = c["latents"]
+        ps = [list(net(ctx(l["res"]))) for net, l in zip(self.prior_init, lats)]
+        ds, k = [], 0
+        for j, r in enumerate(self.dec_res):
+            if c["decoder_recurrent"][j]:
+                ds.append(list(self.dec_init[k](ctx(r))))
+                k += 1
+        prev = {r: f[:, D - 1] for r, f in feats.items()}
+        frames = []
+        for t in range(horizon):
+            zs = []
+            for l, lat in enumerate(lats):
+                r = lat["res"]
+                parents = zs if not c["no_dense"] else zs[-1:]
+                up = [F.interpolate(z, size=(r, r), mode="nearest") for z in parents]
+                mp, sp, ps[l][0], ps[l][1] = self.prior[l](torch.cat([prev[r]] + up, 1), *ps[l])
+                eps = noise(l, t, mp.shape) if noise else torch.randn_like(mp)
+                zs.append(mp + sp * eps)
+            x = torch.sigmoid(self.decode(prev, zs, ds))
+            frames.append(x)
+            if t + 1 < horizon:
+                prev = self.encoder(x)
+        if not frames:
+            return context_frames.new_empty(B, 0, C, H, W)
+        return torch.stack(frames, 1)
+
     def decode(self, prev, zs, ds):
         c = self.c
         h, k = None, 0

@@ -194,7 +194,7 @@ class Srvp(nn.Module):
             self.w_proj = nn.Linear(nhx, nh)
             self.w_inf = nn.Linear(nh, nh)
 
-    def advance(self, y, z, steps, penalty):
+    def advance(self, y, z, steps, penalty, states=None):
         dt = 1.0 / steps
         for _ in range(steps):
             if self.c["dynamics"] == "GRU":
@@ -204,6 +204,8 @@ class Srvp(nn.Module):
                 nxt = y + dt * f if self.c["dynamics"] == "RESIDUAL" else f
             penalty = penalty + (nxt - y).norm(2, dim=1)
             y = nxt
+            if states is not None:
+                states.append(y)
         return y, penalty
 
     def forward_train(self, clip, noise):
@@ -248,6 +250,57 @@ class Srvp(nn.Module):
         nll = (0.5 * ((clip - xhat) / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
         per = nll + c["beta_y"] * kl_y + c["beta_z"] * kl_z + c["lam"] * penalty
         return per.mean(), nll
+
+    @torch.no_grad()
+    def generate(self, context, horizon, noise=None, euler_steps=0, every_substep=False):
+        """Srvp::generate: y_1 and z from the posterior over the context frames [B, C0, C, H, W],
+        then `horizon` frames from the prior, decoded and clamped to [0, 1]. noise(site, t, shape)
+        gives the standard normal draws (default torch.randn); euler_steps 0 is the training dt."""
+        c = self.c
+        draw = noise or (lambda site, t, shape: torch.randn(shape, dtype=context.dtype, device=context.device))
+        B, C0 = context.shape[:2]
+        k, nhx = c["k"], c["nhx"]
+        steps = euler_steps if euler_steps > 0 else c["euler"]
+        if C0 < k:
+            raise ValueError(f"srvp: generation needs at least {k} context frames, got {C0}")
+        if steps != c["euler"] and c["dynamics"] != "RESIDUAL":
+            raise ValueError("srvp: another dt needs dynamics RESIDUAL")
+        feats, skips = self.encoder(context.flatten(0, 1))
+        feats = feats.view(B, C0, nhx)
+        mu_y, raw_y = self.q_y(feats[:, :k].reshape(B, k * nhx)).chunk(2, -1)
+        y = mu_y + scale(raw_y) * draw(SITE_Y1, 0, (B, c["ny"]))
+        w = None
+        if not c["no_content"]:
+            w = torch.tanh(self.w_inf(F.relu(self.w_proj(feats[:, C0 - k:])).sum(1)))
+        last = []
+        if c["skip"]:
+            rows = torch.arange(B, device=context.device) * C0 + (C0 - 1)
+            last = [s[rows] for s in skips]
+        hz = None if c["no_noise"] else self.inf_z(feats)[0]
+        zero = torch.zeros(B, dtype=context.dtype, device=context.device)
+        for t in range(1, C0):
+            z = None
+            if not c["no_noise"]:
+                mq, rq = self.q_z(hz[:, t]).chunk(2, -1)
+                z = mq + scale(rq) * draw(SITE_Z, t, (B, c["nz"]))
+            y, _ = self.advance(y, z, steps, zero)
+        states = []
+        for t in range(C0, C0 + horizon):
+            z = None
+            if not c["no_noise"]:
+                mp, rp = self.p_z(y).chunk(2, -1)
+                z = mp + scale(rp) * draw(SITE_Z, t, (B, c["nz"]))
+            y, _ = self.advance(y, z, steps, zero, states if every_substep else None)
+            if not every_substep:
+                states.append(y)
+        if not states:
+            return context.new_empty(B, 0, *context.shape[2:])
+        ys = torch.stack(states, 1)
+        N = ys.shape[1]
+        dec_in = ys if w is None else torch.cat([w[:, None].expand(B, N, w.shape[1]), ys], 2)
+        dec_skips = [s[:, None].expand(B, N, *s.shape[1:]).flatten(0, 1) for s in last]
+        x = self.decoder(dec_in.flatten(0, 1), dec_skips)
+        return x.view(B, N, *x.shape[1:]).clamp(0, 1)
 
 
 def load_config(path):

@@ -3,8 +3,10 @@
 #include <torch/csrc/jit/serialization/pickler.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "ckpt/checkpoint.h"
 #include "ckpt/commands.h"
@@ -106,7 +108,108 @@ int Inspect(const std::string& step_dir) {
   return 0;
 }
 
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The safetensors dtype name of a checkpoint tensor, or "" for one the format has no name for.
+std::string SafetensorsDtype(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble:
+      return "F64";
+    case at::kFloat:
+      return "F32";
+    case at::kHalf:
+      return "F16";
+    case at::kBFloat16:
+      return "BF16";
+    case at::kLong:
+      return "I64";
+    case at::kInt:
+      return "I32";
+    case at::kShort:
+      return "I16";
+    case at::kChar:
+      return "I8";
+    case at::kByte:
+      return "U8";
+    case at::kBool:
+      return "BOOL";
+    default:
+      return "";
+  }
+}
+
+// The safetensors layout (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
+// length, a JSON header (name -> dtype, shape, [begin, end) in the data area; "__metadata__" holds
+// strings), padded with spaces to a multiple of 8, then the tensors' bytes, contiguous,
+// little-endian, in header order. The metadata carries what a loader needs to rebuild the model:
+// the family, the effective config text and the step.
+Result<std::string> SafetensorsBytes(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                                     const framecast::ckpt::Manifest& m) {
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "pt"},
+                            {"framecast.family", m.model_family()},
+                            {"framecast.run_name", m.run_name()},
+                            {"framecast.global_step", std::to_string(m.global_step())},
+                            {"framecast.stage_index", std::to_string(m.stage_index())},
+                            {"framecast.config_digest", m.config_digest()},
+                            {"framecast.config", m.config_text()}};
+  uint64_t offset = 0;
+  std::vector<at::Tensor> data;
+  for (const auto& [name, t] : tensors) {
+    const std::string dtype = SafetensorsDtype(t.scalar_type());
+    if (dtype.empty())
+      return Status::InvalidArgument("tensor " + name + " has dtype " +
+                                     std::string(c10::toString(t.scalar_type())) +
+                                     ", which safetensors cannot hold");
+    at::Tensor c = t.contiguous().cpu();
+    const uint64_t n = c.numel() * c.element_size();
+    header[name] = {
+        {"dtype", dtype}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + n}}};
+    offset += n;
+    data.push_back(std::move(c));
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  const uint64_t len = json.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  bytes += json;
+  bytes.reserve(bytes.size() + offset);
+  for (const auto& c : data)
+    bytes.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+  return bytes;
+}
+
+// torch.save's zip layout with a plain pickled dict: no TorchScript type tags, so Python's
+// torch.load opens it with its default weights_only=True.
+std::string TorchSaveBytes(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [n, t] : tensors) dict.insert(n, t);
+  std::vector<char> pickled;
+  torch::jit::Pickler pickler(
+      [&](const char* buf, size_t n) { pickled.insert(pickled.end(), buf, buf + n); }, nullptr,
+      nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(c10::IValue(dict));
+  pickler.stop();
+  std::string bytes;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* buf, size_t n) -> size_t {
+      bytes.append(static_cast<const char*>(buf), n);
+      return n;
+    });
+    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(),
+                                       writer);
+    writer.writeEndOfFile();
+  }
+  return bytes;
+}
+
 int Export(const std::string& step_dir, const std::string& out) {
+  const bool safetensors = EndsWith(out, ".safetensors");
   auto m = ReadManifest(step_dir);
   if (!m.ok()) return Fail(m.status());
   std::vector<std::string> names;
@@ -115,32 +218,22 @@ int Export(const std::string& step_dir, const std::string& out) {
   }
   auto tensors = ReadTensors(step_dir, m.value(), names);
   if (!tensors.ok()) return Fail(tensors.status());
-  c10::Dict<std::string, at::Tensor> dict;
-  for (auto& [n, t] : tensors.value()) dict.insert(n.substr(std::string("model/").size()), t);
-  // torch.save's zip layout with a plain pickled dict: no TorchScript type tags, so Python's
-  // torch.load opens it with its default weights_only=True.
-  std::vector<char> pickled;
-  torch::jit::Pickler pickler(
-      [&](const char* buf, size_t n) { pickled.insert(pickled.end(), buf, buf + n); }, nullptr,
-      nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(c10::IValue(dict));
-  pickler.stop();
-  std::vector<char> bytes;
-  {
-    caffe2::serialize::PyTorchStreamWriter writer([&](const void* buf, size_t n) -> size_t {
-      bytes.insert(bytes.end(), static_cast<const char*>(buf), static_cast<const char*>(buf) + n);
-      return n;
-    });
-    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(),
-                                       writer);
-    writer.writeEndOfFile();
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (auto& [n, t] : tensors.value())
+    named.emplace_back(n.substr(std::string("model/").size()), t);
+  std::string bytes;
+  if (safetensors) {
+    auto b = SafetensorsBytes(named, m.value());
+    if (!b.ok()) return Fail(Status::InvalidArgument(step_dir + ": " + b.status().message()));
+    bytes = std::move(b.value());
+  } else {
+    bytes = TorchSaveBytes(named);
   }
   // Write next to the target, then rename: an existing OUT is never left half-written.
-  Status s = WriteFileAtomic(out, std::string(bytes.begin(), bytes.end()));
+  Status s = WriteFileAtomic(out, bytes);
   if (!s.ok()) return Fail(s);
-  std::printf("wrote %zu tensors (%s) to %s\n", names.size(), Human(bytes.size()).c_str(),
-              out.c_str());
+  std::printf("wrote %zu tensors (%s, %s) to %s\n", names.size(), Human(bytes.size()).c_str(),
+              safetensors ? "safetensors" : "torch.load", out.c_str());
   return 0;
 }
 
@@ -149,7 +242,7 @@ int Export(const std::string& step_dir, const std::string& out) {
 int CkptCommand(int argc, char** argv, int first) {
   const char* usage =
       "usage: framecast ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR "
-      "OUT.pt\n";
+      "OUT.pt|OUT.safetensors\n";
   for (int i = first; i < argc; ++i) {
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       std::fputs(usage, stdout);
@@ -157,7 +250,9 @@ int CkptCommand(int argc, char** argv, int first) {
           "  list RUN_DIR       the committed steps of a run and what each holds\n"
           "  verify STEP_DIR    every tensor's size and CRC-32C, the manifest's checksum\n"
           "  inspect STEP_DIR   the manifest: progress, stages, tensors with dtype, shape, CRC\n"
-          "  export STEP_DIR OUT.pt   the model and optimizer tensors as a dict for torch.load\n",
+          "  export STEP_DIR OUT.pt   the model's tensors as a dict for torch.load\n"
+          "  export STEP_DIR OUT.safetensors   the same in safetensors, with the family, config\n"
+          "                     and step in its metadata (python/framecast loads either)\n",
           stdout);
       return 0;
     }
