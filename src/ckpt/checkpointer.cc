@@ -4,6 +4,7 @@
 
 #include "util/files.h"
 #include "util/logging.h"
+#include "util/timeline.h"
 
 namespace fc::ckpt {
 
@@ -60,14 +61,27 @@ Status Checkpointer::Save(const std::vector<NamedTensor>& replicated,
                                  : at::empty(t.sizes(), t.options().device(at::kMeta))});
   }
   auto loc = std::make_shared<std::vector<NamedTensor>>(snap(local));
+  const int64_t snap_end = timeline::Enabled() ? timeline::NowUs() : 0;
   last_pause_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (timeline::Enabled()) {
+    const int64_t us = static_cast<int64_t>(last_pause_ms_ * 1000);
+    timeline::Record("checkpoint snapshot", "checkpoint", snap_end - us, us, timeline::kMainTrack,
+                     meta.global_step());
+  }
+  auto write = [this, rep, loc, meta](int track) {
+    const int64_t w0 = timeline::Enabled() ? timeline::NowUs() : 0;
+    Status s = WriteAndRetain(*rep, *loc, meta);
+    if (timeline::Enabled())
+      timeline::Record("checkpoint write", "checkpoint", w0, timeline::NowUs() - w0, track,
+                       meta.global_step());
+    return s;
+  };
   if (config_.synchronous()) {
     FC_RETURN_IF_ERROR(previous);
-    return WriteAndRetain(*rep, *loc, meta);
+    return write(timeline::kMainTrack);
   }
-  writer_ =
-      std::thread([this, rep, loc, meta] { writer_status_ = WriteAndRetain(*rep, *loc, meta); });
+  writer_ = std::thread([this, write] { writer_status_ = write(timeline::kWriterTrack); });
   return previous;
 }
 

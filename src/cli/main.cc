@@ -26,10 +26,13 @@ const char* kUsage =
     "commands:\n"
     "  train              train the embedded default workload data-parallel and print per-step "
     "loss\n"
-    "  ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR OUT.pt\n"
+    "  ckpt list RUN_DIR | verify STEP_DIR | inspect STEP_DIR | export STEP_DIR "
+    "OUT.pt|.safetensors\n"
     "                     committed steps; check every CRC; tensors and metadata; model tensors "
-    "for torch.load\n"
+    "for torch.load or safetensors (python/framecast loads both)\n"
     "  runs list DIR      runs under DIR: stage, step, last loss, last checkpoint\n"
+    "  runs timeline RUN_DIR  merge the ranks' timelines (logging.timeline) for Perfetto; "
+    "each span's share of the step\n"
     "  data prepare | preview | info | verify   convert raw datasets; preview clips as GIF/MP4\n"
     "  config check CONFIG  validate a run config (--set path=value overrides) and print the "
     "effective config\n"
@@ -61,7 +64,7 @@ _framecast() {
     return
   fi
   case "$cmd" in
-    ckpt) subs="list verify inspect export" ;; runs) subs="list" ;; model) subs="summary" ;;
+    ckpt) subs="list verify inspect export" ;; runs) subs="list timeline" ;; model) subs="summary" ;;
     data) subs="prepare preview info verify" ;; config) subs="check" ;; bench) subs="allreduce step ckpt" ;;
     eval) subs="train-classifier" ;; completion) subs="bash" ;;
   esac

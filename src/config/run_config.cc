@@ -186,6 +186,8 @@ void ApplyDefaults(RunConfig* c) {
   auto* ck = c->mutable_checkpoint();
   if (ck->keep_last() == 0) ck->set_keep_last(3);
   if (c->logging().every_steps() == 0) c->mutable_logging()->set_every_steps(1);
+  if (c->logging().timeline_max_events() == 0)
+    c->mutable_logging()->set_timeline_max_events(200000);
   if (c->data().has_procedural_blobs() && c->data().procedural_blobs().image_size() == 0) {
     c->mutable_data()->mutable_procedural_blobs()->set_image_size(32);
   }
@@ -283,6 +285,9 @@ Status Validate(const RunConfig& c) {
   if (ck.keep_last() < 2) return Invalid("checkpoint.keep_last", "must be >= 2");
   if (ck.keep_every() < 0) return Invalid("checkpoint.keep_every", "must be >= 0");
   if (c.logging().every_steps() < 1) return Invalid("logging.every_steps", "must be >= 1");
+  // At most 20M events (about 2 GB of JSON per rank): the ring is host memory.
+  if (c.logging().timeline_max_events() < 1 || c.logging().timeline_max_events() > 20000000)
+    return Invalid("logging.timeline_max_events", "must be in [1, 20000000]");
   for (auto [name, mib] :
        {std::pair<const char*, double>{"dist.first_bucket_mib", c.dist().first_bucket_mib()},
         {"dist.bucket_mib", c.dist().bucket_mib()}}) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "dist/watchdog.h"
+#include "util/timeline.h"
 
 namespace fc::dist {
 
@@ -237,6 +238,7 @@ bool GradientSync::Compressed(const Bucket& b) const {
 void GradientSync::LaunchReadyBuckets() {
   while (next_bucket_ < num_buckets() && buckets_[next_bucket_].pending == 0) {
     Bucket& b = buckets_[next_bucket_];
+    if (timeline::Enabled()) b.launch_us = timeline::NowUs();
     CollectiveLabel label("gradient bucket " + std::to_string(next_bucket_) + " of " + name_);
     if (Compressed(b)) {
       torch::NoGradGuard ng;
@@ -275,9 +277,15 @@ Status GradientSync::FinalizeBackward() {
   }
   LaunchReadyBuckets();
   Status st = last_status_;
-  for (Bucket& b : buckets_) {
+  timeline::Span wait_span("all-reduce wait", "comm");
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    Bucket& b = buckets_[i];
     if (b.work) {
       Status w = b.work->Wait();
+      if (timeline::Enabled())  // launch to completion, as far as this thread can see it
+        timeline::Record("all-reduce", "comm", b.launch_us, timeline::NowUs() - b.launch_us,
+                         timeline::CommTrack(static_cast<int>(i)),
+                         b.buffer.numel() * b.buffer.element_size(), "bytes");
       if (st.ok() && !w.ok())
         st = w.WithContext("bucket of " +
                            std::to_string(b.buffer.numel() * b.buffer.element_size()) + " bytes");
@@ -290,6 +298,7 @@ Status GradientSync::FinalizeBackward() {
     }
     b.pending = static_cast<int>(b.params.size());
   }
+  wait_span.End();
   for (Param& p : params_) {
     p.ready = false;
     if (!p.tensor.grad().is_same(p.view)) p.tensor.mutable_grad() = p.view;

@@ -118,6 +118,7 @@ class GradientSync {
     std::vector<int> params;  // indices into params_
     int pending = 0;
     std::unique_ptr<Work> work;
+    int64_t launch_us = 0;  // logging.timeline: when `work` was launched
   };
   class Hook;
 

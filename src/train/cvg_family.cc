@@ -19,6 +19,7 @@
 #include "train/family.h"
 #include "train/run.h"
 #include "train/schedule.h"
+#include "util/timeline.h"
 #include "util/torch_status.h"
 
 namespace fc::train {
@@ -353,6 +354,7 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
         fake.frame_idx = ToDevice(d.fake_frames);
         at::Tensor s_real, s_fake, loss;
         {
+          timeline::Span span("D forward", "compute");
           AutocastScope autocast(options_.device, perf_.bf16);
           {
             torch::NoGradGuard ng;
@@ -362,7 +364,9 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
           s_fake = D.forward(fake);
           loss = models::cvg::HingeDiscriminatorLoss(s_real, s_fake);
         }
+        timeline::Span bwd("D backward", "compute");
         (loss / a).backward();
+        bwd.End();
         at::NoGradGuard ng;
         at::Tensor v =
             at::stack({loss.detach().to(at::kDouble), s_real.detach().to(at::kDouble).mean(),
@@ -377,6 +381,7 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     }
     // The second D step's gradient (the same on every rank after the sync).
     if (logging_step && k + 1 == kDSteps) FC_TRY_TORCH(grad_norm_d = GradientNorm(D));
+    timeline::Span opt_span("D optimizer", "compute");
     FC_TRY_TORCH(opt_d_[l]->step());
   }
 
@@ -397,11 +402,14 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
       fake.frame_idx = ToDevice(d.fake_frames);
       at::Tensor loss;
       {
+        timeline::Span span("G forward", "compute");
         AutocastScope autocast(options_.device, perf_.bf16);
         fake.clip = Fake(l, d, &fake.low_res);
         loss = models::cvg::HingeGeneratorLoss(D.forward(fake));
       }
+      timeline::Span bwd("G backward", "compute");
       (loss / a).backward();
+      bwd.End();
       at::NoGradGuard ng;
       sums.narrow(0, 3, 1).add_(loss.detach().to(at::kDouble).reshape({1}), 1.0 / a);
     });
@@ -412,7 +420,9 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     sync_wait_ms += ms_since(sync_start);
   }
   if (logging_step) FC_TRY_TORCH(grad_norm_g = GradientNorm(G));
+  timeline::Span opt_span("G optimizer", "compute");
   FC_TRY_TORCH(opt_g_[l]->step());
+  opt_span.End();
   SetRequiresGrad(D, true);
 
   // The iteration's one read of its scalars.

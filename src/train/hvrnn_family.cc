@@ -26,6 +26,7 @@
 #include "train/run.h"
 #include "train/schedule.h"
 #include "train/state.h"
+#include "util/timeline.h"
 #include "util/torch_status.h"
 
 namespace fc::train {
@@ -137,9 +138,11 @@ Result<models::hvrnn::TrainOutput> HvrnnReplica::ForwardBackward(
   if (!use_graph_) {
     FC_TRY_TORCH({
       {
+        timeline::Span span("forward", "compute");
         AutocastScope autocast(options_.device, perf_.bf16);
         out = model_->forward_train(frames, context_, beta, noise);
       }
+      timeline::Span span("backward", "compute");
       (out.loss / static_cast<double>(accumulation_)).backward();
     });
     return out;
@@ -285,7 +288,9 @@ Result<StepReport> HvrnnReplica::Step(int64_t step_in_stage, int64_t global_step
   if (logging_step) {
     FC_TRY_TORCH(grad_norm = GradientNorm(*model_));
   }
+  timeline::Span opt_span("optimizer", "compute");
   FC_TRY_TORCH(optimizer_->step());
+  opt_span.End();
 
   // The step's one read of its scalars (after the optimizer's kernels are queued).
   at::Tensor host;

@@ -4,6 +4,7 @@
 #include "data/sampler.h"
 #include "data/sources.h"
 #include "train/trainer.h"
+#include "util/timeline.h"
 
 namespace fc::train {
 
@@ -16,6 +17,7 @@ void TrainData::Start(int64_t global_step) {
 }
 
 Result<data::Batch> TrainData::Next(const data::Batch& fixed, int64_t global_step, int64_t micro) {
+  timeline::Span span("data wait", "data");
   FC_ASSIGN_OR_RETURN(data::Batch batch, data::NextTrainingBatch(prefetcher.get(), loader.get(),
                                                                  fixed, global_step, micro));
   if (batch.global_step != global_step || batch.micro != micro) {

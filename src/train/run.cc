@@ -17,6 +17,7 @@
 #include "train/run_lock.h"
 #include "util/files.h"
 #include "util/logging.h"
+#include "util/timeline.h"
 
 namespace fc::train {
 
@@ -135,7 +136,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   if (world.rank() == 0) {
     // What framecast writes in the run directory must be its own: a link planted in place of one
     // of these would make it write or delete elsewhere.
-    for (const char* entry : {"checkpoints", "logs", "tb", "samples", "eval"}) {
+    for (const char* entry : {"checkpoints", "logs", "tb", "samples", "eval", "timeline"}) {
       if (IsLink(run_dir + "/" + entry)) {
         st = Status::InvalidArgument(run_dir + "/" + entry +
                                      ": is a symbolic link; refusing to write through it");
@@ -143,8 +144,23 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       }
     }
     if (st.ok()) st = MakeDirs(run_dir + "/checkpoints");
+    if (st.ok() && config.logging().timeline()) st = MakeDirs(run_dir + "/timeline");
   }
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not prepare the run directory"));
+  // logging.timeline (util/timeline.h): this rank's spans, written at each checkpoint and at the
+  // end; a failed write is a warning, never the end of the run.
+  struct TimelineOff {
+    ~TimelineOff() { timeline::Disable(); }
+  } timeline_off;
+  if (config.logging().timeline())
+    timeline::Enable(world.rank(), config.logging().timeline_max_events());
+  const std::string timeline_path =
+      run_dir + "/timeline/rank" + std::to_string(world.rank()) + ".json";
+  auto write_timeline = [&] {
+    if (!timeline::Enabled()) return;
+    Status w = timeline::WriteTo(timeline_path);
+    if (!w.ok()) LogWarning("logging.timeline: " + w.message());
+  };
   // One job per run directory (train/run_lock.h): rank 0 holds the lock until the run returns.
   RunLock lock;
   if (world.rank() == 0) {
@@ -294,7 +310,9 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
                       StepReport* report) -> Result<bool> {
     const auto& sc = config.stages(s);
     const auto t0 = std::chrono::steady_clock::now();
+    timeline::Span span("evaluation", "eval", step_done);
     FC_ASSIGN_OR_RETURN(auto values, trainer->Evaluate(s));
+    span.End();
     run_log->ExcludeFromTiming(MsSince(t0));
     const auto& metrics = eval_metrics[s];
     if (values.size() != metrics.size())
@@ -352,9 +370,14 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         es, stop_metric[stage] >= 0 && eval_metrics[stage][stop_metric[stage]].higher_is_better,
         &progress[stage]);
     for (; step < sc.steps(); ++step) {
-      FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer, stage));  // faults: keep the last good state
+      timeline::Span step_span("step", "step", global_step + 1);
+      {
+        timeline::Span span("guard", "guard");
+        FC_RETURN_IF_ERROR(guard.BeforeStep(*trainer, stage));  // faults: keep the last good state
+      }
       FC_ASSIGN_OR_RETURN(StepReport report, trainer->Step(stage, step, global_step));
       ++global_step;
+      timeline::Span guard_span("guard", "guard");
       // faults: one all-reduce agrees on stop signals and non-finite values (train/faults.h).
       // Host synchronisation: the trainers read their step's scalars once at the end of Step
       // (docs/performance.md); the guard needs the loss and the parameters' finiteness
@@ -362,6 +385,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       // step: an undone step must be the last one.
       FC_ASSIGN_OR_RETURN(StepVerdict verdict,
                           guard.AfterStep(comm.get(), *trainer, stage, &report, global_step));
+      guard_span.End();
       if (global_step == result.first_global_step + 1) comm->SetDeadline(StepDeadline(config));
       if (verdict.nonfinite) {
         FC_RETURN_IF_ERROR(guard.Restore(*trainer, stage));
@@ -385,6 +409,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
         LogWarning("skipped global step " + std::to_string(global_step) + " (" +
                    std::to_string(result.skipped_steps) + " skipped so far)");
       }
+      step_span.End();
       FC_RETURN_IF_ERROR(AverageOverRanks(comm.get(), &report));
       for (const auto& [name, v] : report.details) {  // data.skip_corrupt: say when it happens
         if (name != "data/skipped_clips") continue;
@@ -410,10 +435,13 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       const bool last_step = stage_end && stage + 1 == config.stages_size();
       const bool stop_now = verdict.stop_signal != 0 && !last_step;  // faults: stop on a signal
       if (checkpointer.ShouldSave(global_step, stage_end) || stop_now) {
+        timeline::Span span("checkpoint", "checkpoint", global_step);
         FC_ASSIGN_OR_RETURN(auto state, trainer->ReplicatedState());
         FC_RETURN_IF_ERROR(checkpointer.Save(with_best(std::move(state)), RngState(rank),
                                              meta_for(stage, step + 1)));
         result.max_save_pause_ms = std::max(result.max_save_pause_ms, checkpointer.last_pause_ms());
+        span.End();
+        write_timeline();
       }
       // log: step line, progress bar, TensorBoard, metrics.jsonl; sample videos when due (rank 0).
       run_log->Step(stage, step + 1, global_step, report.scalars, report.details,
@@ -424,6 +452,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
       result.reports.push_back(std::move(report));
       if (stop_now) {  // faults: checkpointed above; the exit status asks for a requeue
         FC_RETURN_IF_ERROR(checkpointer.Wait());
+        write_timeline();
         LogInfo("stopped on signal " + std::to_string(verdict.stop_signal) +
                 " after checkpointing global step " + std::to_string(global_step) +
                 "; exit status " + std::to_string(kExitRequeue) + " (requeue to resume)");
@@ -436,6 +465,7 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   }
   // ---- END TRAINING LOOP -----------------------------------------------------------------------
   FC_RETURN_IF_ERROR(checkpointer.Wait());
+  write_timeline();
   result.global_step = global_step;
   run_log->Finish(/*success=*/true);
   if (keep_final_state) {

@@ -11,6 +11,7 @@
 #include "config/run_config.h"
 #include "log/metrics_log.h"
 #include "train/commands.h"
+#include "train/timeline_command.h"
 #include "util/files.h"
 
 namespace fc::train {
@@ -165,13 +166,17 @@ std::string FormatRunsTable(const std::vector<RunSummary>& runs) {
 }
 
 int RunsCommand(int argc, char** argv, int first) {
-  const char* usage = "usage: framecast runs list DIR\n";
+  if (first < argc && std::string(argv[first]) == "timeline")
+    return TimelineCommand(argc, argv, first + 1);
+  const char* usage = "usage: framecast runs list DIR | timeline RUN_DIR [--out FILE]\n";
   for (int i = first; i < argc; ++i) {
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       std::fputs(usage, stdout);
       std::fputs(
           "  the run directories under DIR (4 levels deep) and where each stands: name, "
-          "family, stage, step, last loss, last checkpoint\n",
+          "family, stage, step, last loss, last checkpoint\n"
+          "  timeline RUN_DIR: merge the ranks' timelines (logging.timeline) into one Perfetto "
+          "file and print each span's share of the step (`framecast runs timeline --help`)\n",
           stdout);
       return 0;
     }

@@ -16,6 +16,7 @@
 #include "train/run.h"
 #include "train/schedule.h"
 #include "train/state.h"
+#include "util/timeline.h"
 #include "util/torch_status.h"
 
 namespace fc::train {
@@ -141,8 +142,12 @@ Result<StepReport> SrvpReplica::Step(int stage, int64_t step_in_stage, int64_t g
     if (sync_ && micro + 1 < accumulation_) no_sync.emplace(sync_.get());
     FC_TRY_TORCH({
       at::Tensor frames = batch.frames.to(options_.device, options_.dtype, /*non_blocking=*/true);
+      timeline::Span fwd("forward", "compute");
       models::srvp::TrainOutput out = model_->forward_train(frames, noise);
+      fwd.End();
+      timeline::Span bwd("backward", "compute");
       (out.loss / static_cast<double>(accumulation_)).backward();
+      bwd.End();
       at::NoGradGuard ng;
       at::Tensor v = at::stack({out.loss.detach(), out.nll, out.kl_y, out.kl_z, out.residual})
                          .to(at::kDouble) /
@@ -157,7 +162,9 @@ Result<StepReport> SrvpReplica::Step(int stage, int64_t step_in_stage, int64_t g
   }
   double grad_norm = 0;
   if (logging_step) FC_TRY_TORCH(grad_norm = GradientNorm(*model_));
+  timeline::Span opt_span("optimizer", "compute");
   FC_TRY_TORCH(optimizer_->step());
+  opt_span.End();
   at::Tensor host;
   FC_TRY_TORCH(host = sums.to(at::kCPU));
   const double* v = host.data_ptr<double>();

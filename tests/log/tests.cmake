@@ -15,3 +15,8 @@ set_tests_properties(unit.log_cli PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN
 add_test(NAME demo.quick COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/log/demo_test.sh ${CMAKE_SOURCE_DIR}
   ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/demo-quick ${FRAMECAST_PYTHON})
 set_tests_properties(demo.quick PROPERTIES LABELS demo TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+# logging.timeline: per-rank trace-event files of a 2-rank run, `framecast runs timeline`, bounds
+# and bad files (timeline_test.sh).
+add_test(NAME dist.timeline.np2 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/log/timeline_test.sh ${MPIRUN}
+  $<TARGET_FILE:framecast> ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR} ${FRAMECAST_PYTHON})
+set_tests_properties(dist.timeline.np2 PROPERTIES LABELS dist TIMEOUT 300 ENVIRONMENT "${FC_MPI_ENV}")

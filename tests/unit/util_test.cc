@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "util/flags.h"
 #include "util/status.h"
+#include "util/timeline.h"
 
 namespace fc {
 namespace {
@@ -47,3 +52,67 @@ TEST(Flags, ParsesAndRejects) {
 
 }  // namespace
 }  // namespace fc
+
+// ---- util/timeline.h
+// -----------------------------------------------------------------------------
+
+TEST(Timeline, OffRecordsNothing) {
+  fc::timeline::Disable();
+  { fc::timeline::Span s("forward"); }
+  fc::timeline::Record("x", "y", 0, 1, 0);
+  EXPECT_TRUE(fc::timeline::Events().empty());
+}
+
+TEST(Timeline, KeepsTheNewestEventsInOrder) {
+  fc::timeline::Enable(/*rank=*/3, /*max_events=*/3);
+  const char* names[] = {"a", "b", "c", "d", "e"};
+  for (int i = 0; i < 5; ++i) fc::timeline::Record(names[i], "t", i * 10, 5, 0, i);
+  auto ev = fc::timeline::Events();
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_STREQ(ev[0].name, "c");
+  EXPECT_STREQ(ev[2].name, "e");
+  EXPECT_EQ(ev[2].arg, 4);
+  EXPECT_EQ(fc::timeline::DroppedEvents(), 2);
+  fc::timeline::Disable();
+}
+
+TEST(Timeline, JsonIsTraceEventFormatAndSpansNest) {
+  fc::timeline::Enable(/*rank=*/1, /*max_events=*/100);
+  {
+    fc::timeline::Span outer("step", "step", 7);
+    { fc::timeline::Span inner("forward", "compute"); }
+    fc::timeline::Record("all-reduce", "comm", fc::timeline::NowUs(), 3, fc::timeline::CommTrack(2),
+                         4096, "bytes");
+  }
+  fc::timeline::Record("quote\"and\\slash", "c", 1, -5, 0);  // negative durations clamp to 0
+  const auto doc = nlohmann::json::parse(fc::timeline::ToJson());
+  fc::timeline::Disable();
+  ASSERT_TRUE(doc["traceEvents"].is_array());
+  EXPECT_EQ(doc["otherData"]["rank"], 1);
+  EXPECT_GT(doc["otherData"]["origin_unix_us"].get<int64_t>(), 0);
+  std::map<std::string, nlohmann::json> x;
+  std::set<std::string> track_names;
+  for (const auto& e : doc["traceEvents"]) {
+    for (const char* k : {"name", "ph", "pid", "tid"}) ASSERT_TRUE(e.contains(k)) << e.dump();
+    EXPECT_EQ(e["pid"], 1);
+    if (e["ph"] == "M") {
+      if (e["name"] == "thread_name") track_names.insert(e["args"]["name"].get<std::string>());
+      continue;
+    }
+    ASSERT_EQ(e["ph"], "X");
+    ASSERT_TRUE(e["ts"].is_number_integer() && e["dur"].is_number_integer()) << e.dump();
+    EXPECT_GE(e["dur"].get<int64_t>(), 0);
+    x[e["name"].get<std::string>()] = e;
+  }
+  ASSERT_EQ(x.size(), 4u);
+  EXPECT_TRUE(x.count("quote\"and\\slash"));
+  EXPECT_EQ(x["step"]["args"]["step"], 7);
+  EXPECT_EQ(x["all-reduce"]["args"]["bytes"], 4096);
+  EXPECT_EQ(x["all-reduce"]["tid"], fc::timeline::CommTrack(2));
+  EXPECT_TRUE(track_names.count("train") && track_names.count("all-reduce, bucket 2"));
+  const auto& o = x["step"];
+  const auto& i = x["forward"];
+  EXPECT_LE(o["ts"].get<int64_t>(), i["ts"].get<int64_t>());
+  EXPECT_GE(o["ts"].get<int64_t>() + o["dur"].get<int64_t>(),
+            i["ts"].get<int64_t>() + i["dur"].get<int64_t>());
+}
