@@ -2,8 +2,15 @@
 
 #include <ATen/ATen.h>
 
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+}
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "util/files.h"
@@ -11,123 +18,55 @@
 namespace fc::media {
 namespace {
 
-class BitWriter {
- public:
-  void Put(uint32_t code, int bits) {
-    acc_ |= static_cast<uint64_t>(code) << nbits_;
-    nbits_ += bits;
-    while (nbits_ >= 8) {
-      bytes_.push_back(static_cast<char>(acc_ & 0xff));
-      acc_ >>= 8;
-      nbits_ -= 8;
-    }
-  }
-  std::string Finish() {
-    if (nbits_ > 0) bytes_.push_back(static_cast<char>(acc_ & 0xff));
-    acc_ = 0;
-    nbits_ = 0;
-    return std::move(bytes_);
-  }
-
- private:
-  uint64_t acc_ = 0;
-  int nbits_ = 0;
-  std::string bytes_;
-};
-
-void Put16(std::string* s, int v) {
-  s->push_back(static_cast<char>(v & 0xff));
-  s->push_back(static_cast<char>((v >> 8) & 0xff));
-}
-
 int Level(int v, int levels) {  // nearest of `levels` equally spaced levels in [0, 255]
   return (v * (levels - 1) + 127) / 255;
 }
 
+std::string AvError(int e) {
+  char b[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(e, b, sizeof(b));
+  return b;
+}
+
+// The GIF's bytes collect in memory (EncodeGif returns them; WriteGif writes them atomically).
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+int AppendBytes(void* opaque, const uint8_t* buf, int n) {
+#else
+int AppendBytes(void* opaque, uint8_t* buf, int n) {
+#endif
+  static_cast<std::string*>(opaque)->append(reinterpret_cast<const char*>(buf), n);
+  return n;
+}
+
+struct GifMuxer {
+  AVFormatContext* fmt = nullptr;
+  AVCodecContext* enc = nullptr;
+  AVIOContext* io = nullptr;
+  AVFrame* frame = nullptr;
+  AVPacket* pkt = nullptr;
+  ~GifMuxer() {
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+    avcodec_free_context(&enc);
+    if (io != nullptr) av_freep(&io->buffer);
+    avio_context_free(&io);
+    avformat_free_context(fmt);
+  }
+};
+
+Status Drain(GifMuxer* m, AVStream* st) {
+  while (true) {
+    int r = avcodec_receive_packet(m->enc, m->pkt);
+    if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return Status::Ok();
+    if (r < 0) return Status::Internal("gif: encode error: " + AvError(r));
+    av_packet_rescale_ts(m->pkt, m->enc->time_base, st->time_base);
+    m->pkt->stream_index = st->index;
+    r = av_interleaved_write_frame(m->fmt, m->pkt);
+    if (r < 0) return Status::Internal("gif: mux error: " + AvError(r));
+  }
+}
+
 }  // namespace
-
-std::string LzwEncode(const std::vector<uint8_t>& indices, int min_code_size) {
-  const int clear = 1 << min_code_size, eoi = clear + 1;
-  const int alphabet = 1 << min_code_size;
-  // child[prefix * alphabet + symbol] = code + 1 (0: absent).
-  std::vector<uint16_t> child(static_cast<size_t>(4096) * alphabet, 0);
-  BitWriter w;
-  int size = min_code_size + 1, next = eoi + 1;
-  w.Put(clear, size);
-  if (!indices.empty()) {
-    int prefix = indices[0];
-    for (size_t i = 1; i < indices.size(); ++i) {
-      const int k = indices[i];
-      const uint16_t c = child[static_cast<size_t>(prefix) * alphabet + k];
-      if (c != 0) {
-        prefix = c - 1;
-        continue;
-      }
-      w.Put(prefix, size);
-      if (next < 4096) {
-        child[static_cast<size_t>(prefix) * alphabet + k] = static_cast<uint16_t>(next + 1);
-        ++next;
-        if (next > (1 << size) && size < 12) ++size;
-      } else {
-        w.Put(clear, size);
-        std::fill(child.begin(), child.end(), 0);
-        size = min_code_size + 1;
-        next = eoi + 1;
-      }
-      prefix = k;
-    }
-    w.Put(prefix, size);
-  }
-  w.Put(eoi, size);
-  return w.Finish();
-}
-
-std::vector<uint8_t> LzwDecodeReference(const std::string& data, int min_code_size) {
-  const int clear = 1 << min_code_size, eoi = clear + 1;
-  std::vector<std::vector<uint8_t>> table;
-  auto reset = [&] {
-    table.clear();
-    for (int i = 0; i < clear; ++i) table.push_back({static_cast<uint8_t>(i)});
-    table.push_back({});
-    table.push_back({});
-  };
-  reset();
-  std::vector<uint8_t> out;
-  int size = min_code_size + 1;
-  size_t bitpos = 0;
-  int prev = -1;
-  while (bitpos + size <= data.size() * 8) {
-    int code = 0;
-    for (int b = 0; b < size; ++b, ++bitpos) {
-      code |= ((static_cast<uint8_t>(data[bitpos / 8]) >> (bitpos % 8)) & 1) << b;
-    }
-    if (code == clear) {
-      reset();
-      size = min_code_size + 1;
-      prev = -1;
-      continue;
-    }
-    if (code == eoi) break;
-    std::vector<uint8_t> entry;
-    if (code < static_cast<int>(table.size())) {
-      entry = table[code];
-    } else if (prev >= 0 && code == static_cast<int>(table.size())) {
-      entry = table[prev];
-      entry.push_back(table[prev][0]);
-    } else {
-      break;  // invalid stream
-    }
-    out.insert(out.end(), entry.begin(), entry.end());
-    if (prev >= 0 && table.size() < 4096) {
-      std::vector<uint8_t> e = table[prev];
-      e.push_back(entry[0]);
-      table.push_back(std::move(e));
-      if (static_cast<int>(table.size()) == (1 << size) && size < 12) ++size;
-    }
-    prev = code;
-  }
-  return out;
-}
 
 Result<std::string> EncodeGif(const at::Tensor& frames_in, int fps) {
   if (frames_in.dim() != 4 || frames_in.scalar_type() != at::kByte ||
@@ -183,40 +122,75 @@ Result<std::string> EncodeGif(const at::Tensor& frames_in, int fps) {
       }
     }
   }
-  std::string out = "GIF89a";
-  Put16(&out, static_cast<int>(w));
-  Put16(&out, static_cast<int>(h));
-  out.push_back(static_cast<char>(0xF7));  // global table, 8-bit colour resolution, 256 entries
-  out.push_back(0);                        // background colour index
-  out.push_back(0);                        // pixel aspect ratio
-  out.append(reinterpret_cast<const char*>(palette.data()), palette.size());
-  // NETSCAPE2.0: loop forever.
-  out += std::string("\x21\xFF\x0B", 3) + "NETSCAPE2.0" + std::string("\x03\x01\x00\x00\x00", 5);
+  // FFmpeg's GIF encoder (LZW, one frame per packet) and muxer (header, NETSCAPE2.0 loop, delays)
+  // on 8-bit palette frames; the palette travels with every frame.
   const int delay = std::max(1, static_cast<int>(std::lround(100.0 / fps)));
+  GifMuxer m;
+  std::string out;
+  int r = avformat_alloc_output_context2(&m.fmt, nullptr, "gif", nullptr);
+  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_GIF);
+  if (r < 0 || m.fmt == nullptr || codec == nullptr)
+    return Status::Internal("gif: this FFmpeg has no GIF muxer or encoder");
+  m.enc = avcodec_alloc_context3(codec);
+  m.frame = av_frame_alloc();
+  m.pkt = av_packet_alloc();
+  if (m.enc == nullptr || m.frame == nullptr || m.pkt == nullptr)
+    return Status::Internal("gif: out of memory");
+  m.enc->width = static_cast<int>(w);
+  m.enc->height = static_cast<int>(h);
+  m.enc->pix_fmt = AV_PIX_FMT_PAL8;
+  m.enc->time_base = AVRational{1, 100};  // GIF delays are centiseconds
+  if ((r = avcodec_open2(m.enc, codec, nullptr)) < 0)
+    return Status::Internal("gif: cannot open the encoder: " + AvError(r));
+  AVStream* st = avformat_new_stream(m.fmt, nullptr);
+  if (st == nullptr) return Status::Internal("gif: out of memory");
+  avcodec_parameters_from_context(st->codecpar, m.enc);
+  st->time_base = m.enc->time_base;
+  constexpr int kIoBuffer = 1 << 16;
+  auto* buf = static_cast<unsigned char*>(av_malloc(kIoBuffer));
+  m.io = avio_alloc_context(buf, kIoBuffer, /*write_flag=*/1, &out, nullptr, AppendBytes, nullptr);
+  if (m.io == nullptr) {
+    av_free(buf);
+    return Status::Internal("gif: out of memory");
+  }
+  m.fmt->pb = m.io;
+  m.fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "loop", "0", 0);  // loop forever
+  r = avformat_write_header(m.fmt, &opts);
+  av_dict_free(&opts);
+  if (r < 0) return Status::Internal("gif: cannot write the header: " + AvError(r));
+  m.frame->format = AV_PIX_FMT_PAL8;
+  m.frame->width = static_cast<int>(w);
+  m.frame->height = static_cast<int>(h);
+  if ((r = av_frame_get_buffer(m.frame, 0)) < 0)
+    return Status::Internal("gif: cannot allocate a frame: " + AvError(r));
   const size_t frame_px = static_cast<size_t>(h * w);
   for (int64_t f = 0; f < t; ++f) {
-    out += std::string("\x21\xF9\x04", 3);
-    out.push_back(0x04);  // disposal: leave in place; no transparency
-    Put16(&out, delay);
-    out.push_back(0);  // transparent index (unused)
-    out.push_back(0);
-    out.push_back(0x2C);  // image descriptor
-    Put16(&out, 0);
-    Put16(&out, 0);
-    Put16(&out, static_cast<int>(w));
-    Put16(&out, static_cast<int>(h));
-    out.push_back(0);  // no local table, not interlaced
-    out.push_back(8);  // LZW minimum code size
-    std::vector<uint8_t> frame(idx.begin() + f * frame_px, idx.begin() + (f + 1) * frame_px);
-    const std::string lzw = LzwEncode(frame, 8);
-    for (size_t p = 0; p < lzw.size(); p += 255) {
-      const size_t n = std::min<size_t>(255, lzw.size() - p);
-      out.push_back(static_cast<char>(n));
-      out.append(lzw, p, n);
-    }
-    out.push_back(0);
+    if ((r = av_frame_make_writable(m.frame)) < 0)
+      return Status::Internal("gif: frame not writable: " + AvError(r));
+    for (int64_t y = 0; y < h; ++y)
+      std::memcpy(m.frame->data[0] + y * m.frame->linesize[0], idx.data() + f * frame_px + y * w,
+                  static_cast<size_t>(w));
+    auto* pal = reinterpret_cast<uint32_t*>(m.frame->data[1]);
+    for (int i = 0; i < 256; ++i)
+      pal[i] = 0xFF000000u | (uint32_t(palette[3 * i]) << 16) |
+               (uint32_t(palette[3 * i + 1]) << 8) | palette[3 * i + 2];
+    m.frame->pts = f * delay;
+#if LIBAVUTIL_VERSION_MAJOR >= 58
+    m.frame->duration = delay;
+#endif
+    if ((r = avcodec_send_frame(m.enc, m.frame)) < 0)
+      return Status::Internal("gif: encode error: " + AvError(r));
+    FC_RETURN_IF_ERROR(Drain(&m, st));
   }
-  out.push_back(0x3B);
+  if ((r = avcodec_send_frame(m.enc, nullptr)) < 0)
+    return Status::Internal("gif: encode error: " + AvError(r));
+  FC_RETURN_IF_ERROR(Drain(&m, st));
+  if ((r = av_write_trailer(m.fmt)) < 0)
+    return Status::Internal("gif: cannot write the trailer: " + AvError(r));
+  avio_flush(m.io);
+  if (m.io->error < 0) return Status::Internal("gif: write error: " + AvError(m.io->error));
   return out;
 }
 

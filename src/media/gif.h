@@ -1,9 +1,11 @@
-// Animated GIF writing (GIF89a, own LZW encoder) and clip grids for previews.
+// Animated GIF writing (FFmpeg's GIF encoder and muxer) and clip grids for previews.
 //
 // Palette: grayscale frames (C = 1) use the 256 grey levels, so they are reproduced exactly; RGB
 // frames whose colours (over all frames) number at most 256 use exactly those colours; other RGB
 // frames are quantised to a fixed 6x7x6 colour cube (nearest level per channel, no dithering).
-// One global colour table, infinite loop (NETSCAPE2.0), delay round(100 / fps) centiseconds.
+// The palette is framecast's (above); FFmpeg's encoder LZW-codes the frames (only the changed
+// rectangle of each frame after the first) and its muxer writes the GIF89a container: infinite
+// loop (NETSCAPE2.0), delay round(100 / fps) centiseconds.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -21,13 +23,6 @@ namespace fc::media {
 Status WriteGif(const std::string& path, const at::Tensor& frames_thwc_uint8, int fps);
 // The GIF file bytes (what WriteGif writes).
 Result<std::string> EncodeGif(const at::Tensor& frames_thwc_uint8, int fps);
-
-// GIF's variable-length LZW (codes 9..12 bits, LSB first, clear code first and whenever the
-// 4096-entry table fills, end code last) of `indices` (each < 2^min_code_size), packed in
-// sub-blocks; min_code_size in [2, 8].
-std::string LzwEncode(const std::vector<uint8_t>& indices, int min_code_size);
-// The matching decoder over the concatenated sub-block payload (the test reference).
-std::vector<uint8_t> LzwDecodeReference(const std::string& data, int min_code_size);
 
 // Tiles clips into a grid with `columns` columns (and as many rows as needed), 2 black pixels
 // between tiles: each clip [T, C, H, W], uint8 or float in [0, 1]; C = 1 or 3 (grey clips are
