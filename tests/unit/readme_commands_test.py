@@ -13,7 +13,7 @@ import sys
 
 fc, root = sys.argv[1], sys.argv[2]
 docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
-SUBS = {"ckpt": {"list", "verify", "inspect", "export"}, "runs": {"list"}, "model": {"summary"},
+SUBS = {"ckpt": {"list", "verify", "inspect", "export"}, "runs": {"list", "timeline"}, "model": {"summary"},
         "data": {"prepare", "preview", "info", "verify"}, "config": {"check"},
         "bench": {"allreduce", "step", "ckpt"}, "completion": {"bash"}}
 TOP = {"train", "eval", "sample", "model", "ckpt", "runs", "data", "config", "bench", "completion",
