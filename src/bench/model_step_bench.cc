@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,7 @@
 #include "train/family.h"
 #include "util/flags.h"
 #include "util/logging.h"
+#include "util/timeline.h"
 #include "util/torch_status.h"
 
 namespace fc::bench {
@@ -63,6 +65,7 @@ struct Row {
   double ms = 0, per_s = 0, peak_mb = 0;
   double base_mb = -1;                  // framecast on the CPU: RSS before the model was built
   int64_t params_g = 0, params_d = -1;  // HVRNN: params_g is the model's, params_d -1
+  std::string spans;                    // framecast: each timeline span's share of the timed steps
 };
 
 struct Options {
@@ -252,11 +255,37 @@ Result<Row> RunOurs(const train::Family& family, const framecast::RunConfig& c, 
   ResetCudaPeak(o.device);
   FC_ASSIGN_OR_RETURN(train::BenchTrainer b, family.MakeBenchTrainer(c, stage, o.device, o.batch));
   int64_t step = 0;
-  FC_ASSIGN_OR_RETURN(r.ms, MedianMs(o, [&]() -> Status {
-                        auto rep = b.trainer->Step(stage, step, step);
-                        ++step;
-                        return rep.status();
-                      }));
+  // The timeline (util/timeline.h) records the timed steps' spans; reported as shares below.
+  struct Off {
+    ~Off() { timeline::Disable(); }
+  } off;
+  auto timed = MedianMs(o, [&]() -> Status {
+    if (step == o.warmup) timeline::Enable(0, 1 << 20);
+    timeline::Span span("step");
+    auto rep = b.trainer->Step(stage, step, step);
+    ++step;
+    return rep.status();
+  });
+  FC_RETURN_IF_ERROR(timed.status());
+  r.ms = timed.value();
+  std::map<std::string, double> us;
+  double step_us = 0;
+  for (const auto& e : timeline::Events()) {
+    if (e.track != timeline::kMainTrack) continue;  // per-bucket all-reduces overlap the step
+    if (std::string(e.name) == "step")
+      step_us += static_cast<double>(e.dur_us);
+    else
+      us[e.name] += static_cast<double>(e.dur_us);
+  }
+  std::vector<std::pair<double, std::string>> order;
+  for (const auto& [n, v] : us) order.emplace_back(-v, n);
+  std::sort(order.begin(), order.end());
+  for (const auto& [v, n] : order) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "%s%s %.1f%%", r.spans.empty() ? "" : ", ", n.c_str(),
+                  step_us > 0 ? -100.0 * v / step_us : 0.0);
+    r.spans += buf;
+  }
   r.per_s = o.batch * 1000.0 / r.ms;
   r.peak_mb = PeakMb(o.device);
   r.params_g = b.params;
@@ -513,6 +542,10 @@ int ModelStepCommand(int argc_in, char** argv_in, int first) {
     const std::string tag =
         "family=" + family.name() + (level_arg.empty() ? "" : " level=" + std::to_string(l + 1));
     all_same = PrintRows(rows, flops, peak, o, cvg, tag) && all_same;
+    if (!rows[0].spans.empty())
+      std::printf(
+          "framecast spans, share of the timed steps (host time; nested spans overlap): %s\n",
+          rows[0].spans.c_str());
     if (!cvg) std::printf("RESULT framecast_ms_per_step=%.4f\n", rows[0].ms);
     std::fflush(stdout);
   }
