@@ -306,7 +306,9 @@ class DBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg, level):
+    def __init__(self, cfg, level, frames=None):
+        """frames: output frames (default the level's training length; the full length is the
+        inference copy framecast unrolls after a level's training, level<k>/G_unrolled)."""
         super().__init__()
         L = cfg["levels"][level]
         self.level, self.ncls = level, cfg["num_classes"]
@@ -315,7 +317,7 @@ class Generator(nn.Module):
         cond = L["z"] + (cfg["emb"] if self.ncls > 0 else 0)
         if self.ncls > 0:
             self.embed = SNEmbedding(self.ncls, cfg["emb"], sn=(False, 1))
-        T = L["train_frames"]
+        T = frames or L["train_frames"]
         self.T, self.tu, self.in_res, self.C = T, L["tu"], L["in_res"], cfg["channels"]
         base, mults, s = L["g_base"], L["g_mults"], L["stem"]
         self.c0, self.s = base * mults[0], s

@@ -28,6 +28,7 @@ Families:
 import json
 import os
 import re
+import stat
 import struct
 import sys
 
@@ -46,35 +47,63 @@ _DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF
            "U8": torch.uint8, "BOOL": torch.bool}
 
 
+def _regular_file(path):
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+        raise ValueError(f"{path}: not a regular file")
+    return path, st.st_size
+
+
+def _bad(path, what):
+    return ValueError(f"{path}: {what}")
+
+
 def read_safetensors(path):
-    """(tensors, metadata) of a safetensors file; every header field is checked against the file
-    size before any tensor is read. Needs only torch (the `safetensors` package reads the same
-    files: safetensors.torch.load_file)."""
-    size = os.path.getsize(path)
+    """(tensors, metadata) of a safetensors file; the header's structure and every offset are
+    checked against the file before any tensor is read, and every problem is a ValueError that
+    names the file. Needs only torch (the `safetensors` package reads the same files)."""
+    path, size = _regular_file(path)
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) != 8:
-            raise ValueError(f"{path}: shorter than the 8-byte safetensors header length")
+            raise _bad(path, "shorter than the 8-byte safetensors header length")
         (n,) = struct.unpack("<Q", head)
         if n > size - 8 or n > 100 << 20:
-            raise ValueError(f"{path}: header length {n} at offset 0 exceeds the file ({size} bytes)")
-        header = json.loads(f.read(n))
+            raise _bad(path, f"header length {n} at offset 0 exceeds the file ({size} bytes)")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise _bad(path, f"header at offset 8 is not UTF-8 JSON ({e.__class__.__name__})") from None
         data = f.read()
+    if not isinstance(header, dict):
+        raise _bad(path, "header is not a JSON object")
     meta = header.pop("__metadata__", {}) or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise _bad(path, "__metadata__ is not an object of strings")
     out = {}
     for name, h in header.items():
+        if not isinstance(h, dict):
+            raise _bad(path, f"tensor {name}: header entry is not an object")
         dtype = _DTYPES.get(h.get("dtype"))
         if dtype is None:
-            raise ValueError(f"{path}: tensor {name}: unknown dtype {h.get('dtype')!r}")
-        begin, end = h["data_offsets"]
-        shape = [int(s) for s in h["shape"]]
+            raise _bad(path, f"tensor {name}: unknown dtype {h.get('dtype')!r}")
+        shape, offsets = h.get("shape"), h.get("data_offsets")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and 0 <= d < 1 << 40 for d in shape)):
+            raise _bad(path, f"tensor {name}: shape {shape!r} is not a list of sizes >= 0")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise _bad(path, f"tensor {name}: data_offsets {offsets!r} is not [begin, end]")
+        begin, end = offsets
         numel = 1
-        for s in shape:
-            numel *= s
+        for d in shape:
+            numel *= d
         itemsize = torch.empty((), dtype=dtype).element_size()
         if not 0 <= begin <= end <= len(data) or end - begin != numel * itemsize:
-            raise ValueError(f"{path}: tensor {name}: data_offsets {begin}..{end} do not fit "
-                             f"shape {shape} {h['dtype']} in a {len(data)}-byte data area")
+            raise _bad(path, f"tensor {name}: data_offsets {begin}..{end} do not fit shape {shape} "
+                             f"{h['dtype']} in a {len(data)}-byte data area")
         buf = bytearray(data[begin:end])
         t = torch.frombuffer(buf, dtype=dtype) if buf else torch.empty(0, dtype=dtype)
         out[name] = t.reshape(shape).clone()
@@ -82,22 +111,45 @@ def read_safetensors(path):
 
 
 def load_state(path):
-    """(state dict, metadata) of a `framecast ckpt export` file: .safetensors or torch.load's."""
+    """(state dict, metadata) of a `framecast ckpt export` file: .safetensors or torch.load's
+    (.pt, .pth). Errors are ValueErrors that name the file."""
+    path = os.fspath(path)
     if path.endswith(".safetensors"):
         return read_safetensors(path)
-    return torch.load(path, map_location="cpu", weights_only=True), {}
+    _regular_file(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a foreign file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise _bad(path, f"not a torch.load export ({e.__class__.__name__}: {first[:120]})") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise _bad(path, "not a dict of named tensors (framecast ckpt export writes one)")
+    return state, {}
 
 
-def _config_text(meta, config):
+def _config_text(path, meta, config):
     if config is not None:
-        if os.path.isfile(config):
-            with open(config) as f:
-                return f.read()
-        return config  # the text itself
+        config = os.fspath(config)
+        if "\n" not in config and ("{" not in config or os.path.exists(config)):
+            cpath, _ = _regular_file(config)  # a path (a missing one is an error, not text)
+            with open(cpath) as f:
+                return f.read(), cpath
+        return config, "config="
     text = meta.get("framecast.config")
     if not text:
-        raise ValueError("this export holds no config (a .pt file): pass config=RUN_DIR/config.pbtxt")
-    return text
+        raise _bad(path, "this export holds no config (a .pt file): pass config=RUN_DIR/config.pbtxt")
+    return text, f"{path}: framecast.config"
+
+
+def _parse(text, source):
+    try:
+        run = pbtxt.parse_pbtxt(text)
+    except Exception as e:  # noqa: BLE001 - the small parser raises IndexError/ValueError
+        raise ValueError(f"{source}: not a protobuf text config ({e.__class__.__name__}: {e})") from None
+    if not isinstance(run, dict):
+        raise ValueError(f"{source}: not a protobuf text config")
+    return run
 
 
 class Predictor:
@@ -143,13 +195,17 @@ class Predictor:
 
 
 class Cascade:
-    """The CVG cascade's trained generators (one per exported level), in eval mode."""
+    """The CVG cascade's generators, in eval mode: `generators` {1-based level: the trained
+    generator, at its training length}, `full` {level: the inference copy at the full length that
+    framecast unrolls once a level has finished (G_unrolled), where the export has one}, and
+    `finished`, the levels whose training had finished at the exported step (what
+    `framecast sample` draws from)."""
 
-    def __init__(self, generators, cfg):
-        self.generators, self.cfg = generators, cfg  # {1-based level: Generator}
+    def __init__(self, generators, full, finished, cfg):
+        self.generators, self.full, self.finished, self.cfg = generators, full, finished, cfg
 
     def to(self, *args, **kwargs):
-        for g in self.generators.values():
+        for g in list(self.generators.values()) + list(self.full.values()):
             g.to(*args, **kwargs)
         return self
 
@@ -157,25 +213,42 @@ class Cascade:
     def levels(self):
         return sorted(self.generators)
 
-    def generate(self, level, z, labels=None, low_res=None):
-        """Level `level`'s generator (1-based) at its training length: z [B, z_dim], labels [B]
-        int64 (class-conditional configs), low_res [B, T_in, C, r, r] in [-1, 1] (levels > 1).
+    @property
+    def num_classes(self):
+        return self.cfg["num_classes"]
+
+    def generate(self, level, z, labels=None, low_res=None, full=False):
+        """Level `level`'s generator (1-based): z [B, z_dim], labels [B] int64 (class-conditional
+        configs), low_res [B, T_in, C, r, r] in [-1, 1] (levels > 1). full: the full-length
+        inference copy (see `full`) instead of the trained generator at its training length.
         Returns [B, T, C, R, R] in [-1, 1]."""
+        G = self.full[level] if full else self.generators[level]
+        if self.num_classes > 0 and labels is None:
+            raise ValueError(f"level {level}: the cascade is class-conditional; pass labels [B]")
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.long, device=z.device)
         with torch.no_grad():
-            return self.generators[level](z, labels, low_res)
+            return G(z, labels if self.num_classes > 0 else None, low_res)
 
     def sample(self, batch, labels=None, seed=0):
-        """Every exported level in order, each fed the previous one's output (its first frames
-        when the level was trained on a shorter window). Returns the list of level outputs."""
+        """Clips of the finished levels in order, as `framecast sample` draws them: each level's
+        full-length copy where there is one, fed the previous level's output (a level without one
+        takes the first frames its training window holds). labels default to i % num_classes on
+        class-conditional cascades. Returns every level's output."""
+        if not self.finished:
+            raise ValueError("no level of this export had finished training (level 1 still trains)")
         g = torch.Generator(device="cpu").manual_seed(int(seed))
+        if self.num_classes > 0 and labels is None:
+            labels = torch.arange(batch) % self.num_classes
         outs, x = [], None
-        for level in self.levels:
-            G = self.generators[level]
+        for level in self.finished:
+            full = level in self.full
+            G = self.full[level] if full else self.generators[level]
             if x is not None:
-                window = G.T // G.tu
-                x = x[:, :window]
-            z = torch.randn(batch, G.z, generator=g)
-            x = self.generate(level, z, labels, x)
+                x = x[:, :G.T // G.tu]
+            dev = next(G.parameters()).device
+            z = torch.randn(batch, G.z, generator=g).to(dev)
+            x = self.generate(level, z, labels, x, full=full)
             outs.append(x)
         return outs
 
@@ -220,29 +293,47 @@ def _load_module(module, state, path, prefix="", rename=None):
 
 def load(path, config=None, device="cpu"):
     """The model of an export (`framecast ckpt export STEP_DIR FILE`), weights loaded, eval mode.
-    config: the run's config.pbtxt (path or text); required for .pt exports."""
+    config: the run's config.pbtxt (a path, or the text); required for .pt exports. Every
+    problem (file, format, config, a model that does not fit) is a ValueError naming the file."""
+    path = os.fspath(path)
     state, meta = load_state(path)
-    run = pbtxt.parse_pbtxt(_config_text(meta, config))
+    text, source = _config_text(path, meta, config)
+    run = _parse(text, source)
     model = pbtxt.get_field(run, "model", {}) or {}
     data = pbtxt.get_field(run, "data", {}) or {}
+    try:
+        if "hvrnn" in model:
+            import hvrnn_step as h
+            cfg = h.hvrnn_config(pbtxt.get_field(model, "hvrnn"), pbtxt.get_int(data, "context_frames") or 1)
+            net = h.Hvrnn(cfg)
+        elif "srvp" in model:
+            import srvp_step as s
+            cfg = s.srvp_config(pbtxt.get_field(model, "srvp"), pbtxt.get_int(data, "context_frames"))
+            net = s.Srvp(cfg)
+        elif "cvg" in model:
+            import cvg_step as c
+            cfg = c.cvg_config(pbtxt.get_field(model, "cvg"))
+        else:
+            raise ValueError("names no family this module knows (hvrnn, srvp, cvg)")
+    except (SystemExit, Exception) as e:  # noqa: BLE001 - the peers exit on configs they refuse
+        raise ValueError(f"{source}: {e}") from None
     if "hvrnn" in model:
-        import hvrnn_step as h
-        cfg = h.hvrnn_config(pbtxt.get_field(model, "hvrnn"), pbtxt.get_int(data, "context_frames") or 1)
-        return Predictor("hvrnn", _load_module(h.Hvrnn(cfg), state, path, "hvrnn/"), cfg, run).to(device)
+        return Predictor("hvrnn", _load_module(net, state, path, "hvrnn/"), cfg, run).to(device)
     if "srvp" in model:
-        import srvp_step as s
-        cfg = s.srvp_config(pbtxt.get_field(model, "srvp"), pbtxt.get_int(data, "context_frames"))
-        return Predictor("srvp", _load_module(s.Srvp(cfg), state, path, "srvp/"), cfg, run).to(device)
-    if "cvg" in model:
-        import cvg_step as c
-        cfg = c.cvg_config(pbtxt.get_field(model, "cvg"))
-        gens = {}
-        for level in range(len(cfg["levels"])):
-            prefix = f"level{level + 1}/G/"
-            if any(k.startswith(prefix) for k in state):
-                gens[level + 1] = _load_module(c.Generator(cfg, level), state, path, prefix,
-                                               lambda k, lv=level: _cvg_peer_name(k, lv))
-        if not gens:
-            raise ValueError(f"{path}: no level<k>/G/ tensors (not a CVG export?)")
-        return Cascade(gens, cfg).to(device)
-    raise ValueError(f"{path}: the config names no family this module knows (hvrnn, srvp, cvg)")
+        return Predictor("srvp", _load_module(net, state, path, "srvp/"), cfg, run).to(device)
+    gens, full = {}, {}
+    for level, L in enumerate(cfg["levels"]):
+        rename = lambda k, lv=level: _cvg_peer_name(k, lv)  # noqa: E731
+        prefix = f"level{level + 1}/G/"
+        if any(k.startswith(prefix) for k in state):
+            gens[level + 1] = _load_module(c.Generator(cfg, level), state, path, prefix, rename)
+        prefix = f"level{level + 1}/G_unrolled/"
+        if any(k.startswith(prefix) for k in state):
+            full[level + 1] = _load_module(c.Generator(cfg, level, frames=L["frames"]), state, path,
+                                           prefix, rename)
+    if not gens:
+        raise _bad(path, "no level<k>/G/ tensors (not a CVG export?)")
+    done = meta.get("framecast.finished_stages")
+    n = int(done) if done is not None and done.isdigit() else len(cfg["levels"])
+    finished = [lv for lv in sorted(gens) if lv <= n]
+    return Cascade(gens, full, finished, cfg).to(device)

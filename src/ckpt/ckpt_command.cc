@@ -141,6 +141,13 @@ std::string SafetensorsDtype(at::ScalarType t) {
   }
 }
 
+// Stages whose training had ended (DONE) at this step: a cascade samples only those levels.
+int FinishedStages(const framecast::ckpt::Manifest& m) {
+  int n = 0;
+  for (const auto& st : m.stages()) n += st.state() == framecast::ckpt::StageStatus::DONE;
+  return n;
+}
+
 // The safetensors layout (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
 // length, a JSON header (name -> dtype, shape, [begin, end) in the data area; "__metadata__" holds
 // strings), padded with spaces to a multiple of 8, then the tensors' bytes, contiguous,
@@ -154,6 +161,7 @@ Result<std::string> SafetensorsBytes(const std::vector<std::pair<std::string, at
                             {"framecast.run_name", m.run_name()},
                             {"framecast.global_step", std::to_string(m.global_step())},
                             {"framecast.stage_index", std::to_string(m.stage_index())},
+                            {"framecast.finished_stages", std::to_string(FinishedStages(m))},
                             {"framecast.config_digest", m.config_digest()},
                             {"framecast.config", m.config_text()}};
   uint64_t offset = 0;
@@ -210,6 +218,13 @@ std::string TorchSaveBytes(const std::vector<std::pair<std::string, at::Tensor>>
 
 int Export(const std::string& step_dir, const std::string& out) {
   const bool safetensors = EndsWith(out, ".safetensors");
+  if (!safetensors && !EndsWith(out, ".pt") && !EndsWith(out, ".pth")) {
+    std::fprintf(stderr,
+                 "error: ckpt export: %s: the output's extension picks the format: .safetensors, "
+                 ".pt or .pth (torch.load)\n",
+                 out.c_str());
+    return 2;
+  }
   auto m = ReadManifest(step_dir);
   if (!m.ok()) return Fail(m.status());
   std::vector<std::string> names;

@@ -36,6 +36,7 @@ Result<std::vector<RankTimeline>> MergeTimelines(const std::string& run_dir,
     int rank;
     json doc;
     double origin;
+    int64_t dropped;
   };
   std::vector<Loaded> loaded;
   double first_origin = 0;
@@ -52,29 +53,46 @@ Result<std::vector<RankTimeline>> MergeTimelines(const std::string& run_dir,
       for (const char* k : {"name", "ph", "pid", "tid"})
         if (!e.contains(k)) return Bad(path, i, std::string("no \"") + k + "\"");
       if (!e["ph"].is_string()) return Bad(path, i, "\"ph\" is not a string");
+      if (!e["pid"].is_number_integer() || !e["tid"].is_number_integer())
+        return Bad(path, i, "\"pid\" and \"tid\" must be integers");
       if (e["ph"] == "X") {
+        // Microseconds since the rank's start: at most about 31 years, never negative.
         if (!e.contains("ts") || !e["ts"].is_number() || !e.contains("dur") ||
-            !e["dur"].is_number() || e["dur"].get<double>() < 0)
-          return Bad(path, i, "a complete event needs numeric \"ts\" and \"dur\" >= 0");
+            !e["dur"].is_number() || !(e["ts"].get<double>() >= 0) ||
+            !(e["ts"].get<double>() < 1e15) || !(e["dur"].get<double>() >= 0) ||
+            !(e["dur"].get<double>() < 1e15))
+          return Bad(path, i, "a complete event needs \"ts\" and \"dur\" in [0, 1e15) us");
         if (!e["pid"].is_number_integer() || e["pid"].get<int64_t>() != rank)
           return Bad(path, i, "\"pid\" is not the file's rank " + std::to_string(rank));
       }
     }
     double origin = 0;
-    if (doc.contains("otherData") && doc["otherData"].is_object() &&
-        doc["otherData"].contains("origin_unix_us") &&
-        doc["otherData"]["origin_unix_us"].is_number())
-      origin = doc["otherData"]["origin_unix_us"].get<double>();
+    int64_t dropped = 0;
+    if (doc.contains("otherData") && doc["otherData"].is_object()) {
+      const auto& od = doc["otherData"];
+      if (od.contains("rank") &&
+          (!od["rank"].is_number_integer() || od["rank"].get<int64_t>() != rank))
+        return Status::InvalidArgument(path + ": otherData.rank is " + od["rank"].dump() +
+                                       ", the file name says rank " + std::to_string(rank));
+      if (od.contains("origin_unix_us") && od["origin_unix_us"].is_number())
+        origin = od["origin_unix_us"].get<double>();
+      if (od.contains("dropped_events") && od["dropped_events"].is_number_integer())
+        dropped = od["dropped_events"].get<int64_t>();
+    }
     if (loaded.empty() || origin < first_origin) first_origin = origin;
-    loaded.push_back({rank, std::move(doc), origin});
+    loaded.push_back({rank, std::move(doc), origin, dropped});
   }
   json merged = {{"traceEvents", json::array()}, {"displayTimeUnit", "ms"}};
+  json other = json::array();
   std::vector<RankTimeline> ranks;
   for (auto& l : loaded) {
     // Each rank's clock starts at its own origin; shift it onto the earliest rank's.
     const double shift = l.origin - first_origin;
     RankTimeline rt;
     rt.rank = l.rank;
+    rt.dropped = l.dropped;
+    other.push_back(
+        {{"rank", l.rank}, {"origin_unix_us", l.origin}, {"dropped_events", l.dropped}});
     std::map<std::string, SpanShare> by_name;
     std::vector<double> steps;
     for (auto& e : l.doc["traceEvents"]) {
@@ -108,6 +126,7 @@ Result<std::vector<RankTimeline>> MergeTimelines(const std::string& run_dir,
               [](const SpanShare& a, const SpanShare& b) { return a.total_ms > b.total_ms; });
     ranks.push_back(std::move(rt));
   }
+  merged["otherData"] = {{"ranks", other}};
   FC_RETURN_IF_ERROR(WriteFileAtomic(out, merged.dump() + "\n"));
   return ranks;
 }
@@ -119,6 +138,13 @@ std::string FormatTimelineShares(const std::vector<RankTimeline>& ranks) {
     std::snprintf(line, sizeof(line), "rank %d: %lld steps, median %.2f ms/step\n", r.rank,
                   static_cast<long long>(r.steps), r.step_ms_median);
     out += line;
+    if (r.dropped > 0) {
+      std::snprintf(line, sizeof(line),
+                    "  (%lld older events were dropped: the file keeps the newest "
+                    "logging.timeline_max_events)\n",
+                    static_cast<long long>(r.dropped));
+      out += line;
+    }
     std::snprintf(line, sizeof(line), "  %-22s %8s %12s %10s\n", "span", "count", "total ms",
                   "of steps");
     out += line;
@@ -159,6 +185,17 @@ int TimelineCommand(int argc, char** argv, int first) {
     return 1;
   }
   std::fputs(FormatTimelineShares(ranks.value()).c_str(), stdout);
+  // Ranks 0..max that have no file (a rank that died before its first write, or a copy that
+  // lost one): said, not fatal.
+  std::string missing;
+  for (int r = 0, i = 0; r <= ranks.value().back().rank; ++r) {
+    if (ranks.value()[static_cast<size_t>(i)].rank == r) {
+      ++i;
+      continue;
+    }
+    missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (!missing.empty()) std::printf("note: no timeline file for rank(s) %s\n", missing.c_str());
   std::printf("wrote %s (%zu rank(s); open in https://ui.perfetto.dev or chrome://tracing)\n",
               out.c_str(), ranks.value().size());
   return 0;

@@ -21,7 +21,8 @@ struct SpanShare {
 
 struct RankTimeline {
   int rank = 0;
-  int64_t steps = 0;  // "step" spans
+  int64_t steps = 0;    // "step" spans
+  int64_t dropped = 0;  // events the rank's ring dropped (otherData.dropped_events)
   double step_ms_median = 0;
   std::vector<SpanShare> spans;  // by total time, largest first; "step" itself excluded
 };

@@ -66,6 +66,9 @@ assert len(x) == 40 and doc["otherData"]["dropped_events"] > 0, (len(x), doc["ot
 print("ok: bounded to", len(x), "events,", doc["otherData"]["dropped_events"], "dropped")
 ' "$work/small/timeline/rank0.json" || { echo "FAIL: bound"; fail=1; }
 
+"$fc" runs timeline "$work/small" > "$work/small-merge.log" 2>&1 && grep -q "older events were dropped" "$work/small-merge.log" ||
+  { echo "FAIL: the merge does not say events were dropped"; cat "$work/small-merge.log"; fail=1; }
+
 # Off (the default): no timeline directory.
 "$fc" train "$cfg" "${common[@]}" --set output_dir="$work/off" > "$work/off.log" 2>&1 || { echo "FAIL: train off"; fail=1; }
 [ ! -e "$work/off/timeline" ] || { echo "FAIL: timeline written while off"; fail=1; }
@@ -80,6 +83,19 @@ head -c 300 "$work/run/timeline/rank1.json" > "$work/damaged/timeline/rank1.json
 if "$fc" runs timeline "$work/damaged" > "$work/damaged.log" 2>&1; then echo "FAIL: truncated file merged"; fail=1; fi
 [ "$(wc -l < "$work/damaged.log")" -eq 1 ] && grep -q "rank1.json" "$work/damaged.log" ||
   { echo "FAIL: truncated file error:"; cat "$work/damaged.log"; fail=1; }
+# Valid JSON, lying fields: a pid that is not the file's rank, a negative ts, otherData.rank.
+for bad in 'e["pid"] = 5' 'e["ts"] = -1e18' 'doc["otherData"]["rank"] = 0'; do
+  "$py" - "$work/run/timeline/rank1.json" "$work/damaged/timeline/rank1.json" "$bad" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+e = next(e for e in doc["traceEvents"] if e["ph"] == "X")
+exec(sys.argv[3])
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+  if "$fc" runs timeline "$work/damaged" > "$work/lie.log" 2>&1; then echo "FAIL: merged a file with $bad"; fail=1; fi
+  [ "$(wc -l < "$work/lie.log")" -eq 1 ] && grep -q "rank1.json" "$work/lie.log" ||
+    { echo "FAIL: error for $bad:"; cat "$work/lie.log"; fail=1; }
+done
 rm "$work/damaged/timeline/rank1.json"; mkfifo "$work/damaged/timeline/rank1.json"
 if timeout 20 "$fc" runs timeline "$work/damaged" > "$work/fifo.log" 2>&1; then echo "FAIL: FIFO merged"; fail=1; fi
 rc=$?

@@ -51,8 +51,19 @@ def main():
                 d = (out - blob[p + "/out"]).abs().max().item()
                 report[f"{p}_out_max_abs"] = d
                 worst = max(worst, d)
-            if not m.levels:
+                if f"{p}/full_out" in blob:  # the full-length inference copy
+                    out = m.generate(level, blob[p + "/full_z"], blob.get(p + "/labels"),
+                                     blob[p + "/full_low_res"], full=True)
+                    d = (out - blob[p + "/full_out"]).abs().max().item()
+                    report[f"{p}_full_out_max_abs"] = d
+                    worst = max(worst, d)
+            if not m.levels or not m.finished:
                 ok = False
+            clips = m.sample(2, seed=1)  # every finished level, labels i % num_classes
+            report["sample_shapes"] = [list(x.shape) for x in clips]
+            last = m.finished[-1]
+            want_t = m.full[last].T if last in m.full else m.generators[last].T
+            ok = ok and len(clips) == len(m.finished) and clips[-1].shape[1] == want_t
             continue
 
         def replay(prefix):

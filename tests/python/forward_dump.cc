@@ -119,6 +119,26 @@ Status Dump(const std::string& step_dir, const std::string& out_path, uint64_t s
       }
       blob.insert(p + "/out", G.Generate(z, labels, low));
     }
+    // The full-length inference copies of the finished levels (what `framecast sample` runs).
+    int done = 0;
+    for (const auto& st : manifest.stages()) done += st.state() == framecast::ckpt::StageStatus::DONE;
+    replica->FreezeLevels(done);
+    for (int l = 1; l < done; ++l) {
+      const std::string p = "level" + std::to_string(l + 1);
+      fc::models::cvg::CvgGenerator& U = replica->inference_generator(l);
+      if (&U == replica->level(l).generator.get()) continue;  // no unrolled copy
+      const auto geo = fc::models::cvg::Geometry(cvg, l);
+      at::Tensor z = at::randn({B, U.z_dim()}, gen, at::kFloat), labels;
+      if (cvg.num_classes() > 0) labels = at::arange(B, at::kLong).remainder(cvg.num_classes());
+      at::Tensor low = at::rand({B, geo.frames / geo.temporal_upsample, cvg.image_channels(),
+                                 geo.input_resolution, geo.input_resolution},
+                                gen) *
+                           2 -
+                       1;
+      blob.insert(p + "/full_z", z);
+      blob.insert(p + "/full_low_res", low);
+      blob.insert(p + "/full_out", U.Generate(z, labels, low));
+    }
   } else {
     return Status::InvalidArgument(step_dir + ": the config names no hvrnn, srvp or cvg model");
   }
