@@ -42,29 +42,7 @@ void SetRequiresGrad(torch::nn::Module& m, bool on) {
 
 at::Generator CpuGenerator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
-// Copies every parameter, and each buffer of equal shape, of `from` into `to` (the unrolled copy
-// of a generator: its per-time-step BN buffers have another length).
-void CopyMatching(torch::nn::Module& from, torch::nn::Module& to) {
-  torch::NoGradGuard ng;
-  auto fp = from.named_parameters();
-  for (auto& item : to.named_parameters()) item.value().copy_(fp[item.key()]);
-  auto fb = from.named_buffers();
-  for (auto& item : to.named_buffers()) {
-    const at::Tensor* src = fb.find(item.key());
-    if (src != nullptr && src->sizes() == item.value().sizes()) item.value().copy_(*src);
-  }
-}
-
 }  // namespace
-
-// Every random quantity of one micro-batch of level `level` (CPU tensors).
-struct CvgReplica::Draws {
-  at::Tensor labels;                    // [B] fake labels (conditional), or undefined
-  std::vector<at::Tensor> z;            // per level 0..level: [B, z_dim]
-  std::vector<at::Tensor> starts;       // per level 0..level: input window starts [B] or undefined
-  at::Tensor real_start;                // [B] window of the real clip, or undefined (no window)
-  at::Tensor real_frames, fake_frames;  // [B, k] D_S frames
-};
 
 std::string CvgReplica::Prefix(int level) const { return "level" + std::to_string(level + 1); }
 
@@ -96,6 +74,8 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
   // Same initialisation on every rank (GradientSync also broadcasts rank 0's state).
   torch::manual_seed(config.seed());
   const int n = cvg.levels_size();
+  r->cascade_ =
+      std::make_unique<models::cvg::Cascade>(cvg, r->like_, config.seed(), options.keyed_noise);
   for (int l = 0; l < n; ++l) {
     FC_ASSIGN_OR_RETURN(auto level, models::cvg::BuildCvgLevel(cvg, l));
     FC_TRY_TORCH({
@@ -116,10 +96,8 @@ Result<std::unique_ptr<CvgReplica>> CvgReplica::Create(const RunConfig& config,
     r->opt_d_.push_back(MakeAdam(od, level.discriminators->parameters()));
     r->oc_g_.push_back(og);
     r->oc_d_.push_back(od);
-    r->levels_.push_back(std::move(level));
+    r->cascade_->AddLevel(std::move(level));
   }
-  r->unrolled_.resize(n);
-  r->frozen_.assign(n, false);
   // Each rank's own random stream from here on.
   torch::manual_seed(data::Mix64(config.seed() ^ data::Mix64(0xc0a9e000ULL + rank)));
 
@@ -145,11 +123,11 @@ at::Tensor CvgReplica::ToDevice(const at::Tensor& t) const {
 }
 
 std::string CvgReplica::Describe() const {
-  std::string s = "CVG cascade of " + std::to_string(levels_.size()) +
-                  " level(s); per-rank batch " + std::to_string(per_rank_batch_) + " x " +
-                  std::to_string(accumulation_) +
+  std::string s = "CVG cascade of " + std::to_string(num_levels()) + " level(s); per-rank batch " +
+                  std::to_string(per_rank_batch_) + " x " + std::to_string(accumulation_) +
                   " micro-batch(es), BN statistics over each micro-batch of all ranks;";
-  for (const auto& l : levels_) {
+  for (int i = 0; i < num_levels(); ++i) {
+    const auto& l = cascade_->level(i);
     char buf[96];
     std::snprintf(buf, sizeof(buf), " level%d G %.2fM D %.2fM", l.level + 1,
                   nn::CountParameters(*l.generator) / 1e6,
@@ -159,18 +137,7 @@ std::string CvgReplica::Describe() const {
   return s;
 }
 
-void CvgReplica::FreezeLevels(int levels) {
-  for (int j = 0; j < levels && j < num_levels(); ++j) {
-    if (frozen_[j]) continue;
-    models::cvg::FreezeGenerator(*levels_[j].generator);
-    levels_[j].discriminators->eval();
-    SetRequiresGrad(*levels_[j].discriminators, false);
-    // No gradient memory is kept for a frozen level.
-    for (auto& p : levels_[j].generator->parameters()) p.mutable_grad() = at::Tensor();
-    for (auto& p : levels_[j].discriminators->parameters()) p.mutable_grad() = at::Tensor();
-    frozen_[j] = true;
-  }
-}
+void CvgReplica::FreezeLevels(int levels) { cascade_->Freeze(levels); }
 
 Status CvgReplica::Seek(int stage, int64_t global_step) {
   if (sync_level_ != stage) {
@@ -182,110 +149,18 @@ Status CvgReplica::Seek(int stage, int64_t global_step) {
     sync_level_ = stage;
     if (comm_ != nullptr) {
       dist::GradientSyncOptions so = SyncOptionsFor(config_.dist());
-      FC_ASSIGN_OR_RETURN(sync_g_, dist::GradientSync::Create(*levels_[stage].generator, comm_, so,
-                                                              levels_[stage].generator_network));
-      FC_ASSIGN_OR_RETURN(sync_d_,
-                          dist::GradientSync::Create(*levels_[stage].discriminators, comm_, so,
-                                                     levels_[stage].discriminator_network));
+      FC_ASSIGN_OR_RETURN(sync_g_,
+                          dist::GradientSync::Create(*cascade_->level(stage).generator, comm_, so,
+                                                     cascade_->level(stage).generator_network));
+      FC_ASSIGN_OR_RETURN(
+          sync_d_, dist::GradientSync::Create(*cascade_->level(stage).discriminators, comm_, so,
+                                              cascade_->level(stage).discriminator_network));
     }
   }
-  levels_[stage].generator->train();
-  levels_[stage].discriminators->train();
+  cascade_->level(stage).generator->train();
+  cascade_->level(stage).discriminators->train();
   data_.Start(global_step);
   return Status::Ok();
-}
-
-CvgReplica::Draws CvgReplica::Draw(int level, int64_t batch, int phase, int64_t first_sample,
-                                   int64_t global_step) {
-  const auto& cvg = config_.model().cvg();
-  const LevelGeometry geo = Geometry(cvg, level);
-  auto draw = [&](int64_t b, at::Generator gen) {
-    Draws d;
-    if (cvg.num_classes() > 0) d.labels = at::randint(cvg.num_classes(), {b}, gen, at::kLong);
-    // Frozen level j > 0 runs at its training length on a window of level j-1's output.
-    int64_t prev_frames = 0;
-    for (int j = 0; j <= level; ++j) {
-      const LevelGeometry gj = Geometry(cvg, j);
-      d.z.push_back(at::randn({b, levels_[j].generator->z_dim()}, gen, at::kFloat));
-      at::Tensor s;
-      if (j > 0 && gj.input_frames < prev_frames)
-        s = models::cvg::RandomWindowStarts(b, prev_frames, gj.input_frames, gen);
-      d.starts.push_back(s);
-      prev_frames = gj.train_frames;
-    }
-    if (geo.train_frames < geo.frames)
-      d.real_start = models::cvg::RandomWindowStarts(b, geo.frames, geo.train_frames, gen);
-    d.real_frames = models::cvg::SampleFrames(b, geo.train_frames, geo.spatial_frames, gen);
-    d.fake_frames = models::cvg::SampleFrames(b, geo.train_frames, geo.spatial_frames, gen);
-    return d;
-  };
-  if (!options_.keyed_noise) return draw(batch, at::detail::getDefaultCPUGenerator());
-  // Keyed: per global sample position, concatenated.
-  std::vector<Draws> per;
-  for (int64_t i = 0; i < batch; ++i) {
-    const uint64_t key =
-        data::Mix64(config_.seed() ^ data::Mix64(static_cast<uint64_t>(global_step) * 1000003ULL +
-                                                 static_cast<uint64_t>(first_sample + i) * 131ULL +
-                                                 phase * 7919ULL + level));
-    per.push_back(draw(1, CpuGenerator(key)));
-  }
-  auto cat = [&](auto get) {
-    std::vector<at::Tensor> parts;
-    for (auto& p : per) parts.push_back(get(p));
-    return parts.front().defined() ? at::cat(parts) : at::Tensor();
-  };
-  Draws d;
-  d.labels = cat([](Draws& p) { return p.labels; });
-  for (int j = 0; j <= level; ++j) {
-    d.z.push_back(cat([j](Draws& p) { return p.z[j]; }));
-    d.starts.push_back(cat([j](Draws& p) { return p.starts[j]; }));
-  }
-  d.real_start = cat([](Draws& p) { return p.real_start; });
-  d.real_frames = cat([](Draws& p) { return p.real_frames; });
-  d.fake_frames = cat([](Draws& p) { return p.fake_frames; });
-  return d;
-}
-
-// The fake sample of level `level`: the frozen levels under no-grad, then G_level in its current
-// mode (grad as the caller's mode). *low_res: the level's input (levels > 0).
-at::Tensor CvgReplica::Fake(int level, const Draws& d, at::Tensor* low_res) {
-  at::Tensor y = ToDevice(d.labels);
-  at::Tensor x;
-  {
-    torch::NoGradGuard ng;
-    for (int j = 0; j < level; ++j) {
-      if (d.starts[j].defined())
-        x = models::cvg::CropWindows(x, ToDevice(d.starts[j]),
-                                     Geometry(config_.model().cvg(), j).input_frames);
-      // Each level's output in the replica's dtype (bf16 under autocast): resampling and the
-      // discriminators' inputs stay in full precision.
-      x = levels_[j]
-              .generator->Generate(d.z[j].to(like_, /*non_blocking=*/true), y, x)
-              .to(like_.dtype());
-    }
-    if (level > 0 && d.starts[level].defined())
-      x = models::cvg::CropWindows(x, ToDevice(d.starts[level]),
-                                   Geometry(config_.model().cvg(), level).input_frames);
-  }
-  if (low_res != nullptr) *low_res = x;
-  return levels_[level]
-      .generator->Generate(d.z[level].to(like_, /*non_blocking=*/true), y, x)
-      .to(like_.dtype());
-}
-
-at::Tensor CvgReplica::RealView(int level, const at::Tensor& frames01, const Draws& d,
-                                at::Tensor* low_res) {
-  const auto& cvg = config_.model().cvg();
-  const LevelGeometry geo = Geometry(cvg, level);
-  const int64_t last_skip = cvg.levels(cvg.levels_size() - 1).frame_skip();
-  at::Tensor x =
-      models::cvg::PyramidDown(models::cvg::ToModelRange(frames01),
-                               cvg.levels(level).frame_skip() / last_skip, geo.resolution);
-  if (d.real_start.defined())
-    x = models::cvg::CropWindows(x, ToDevice(d.real_start), geo.train_frames);
-  if (level > 0 && low_res != nullptr)
-    *low_res = models::cvg::PyramidDown(x, geo.temporal_upsample, geo.input_resolution);
-  return x;
 }
 
 Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t global_step) {
@@ -293,7 +168,7 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
   if (!data_.loader && !fixed) return Status::InvalidArgument("CVG replica built without data");
   if (sync_level_ != stage) return Status::InvalidArgument("CVG Step before Seek");
   const int l = stage;
-  auto& level = levels_[l];
+  auto& level = cascade_->level(l);
   auto& G = *level.generator;
   auto& D = *level.discriminators;
   const int world = comm_ ? comm_->size() : 1;
@@ -341,13 +216,14 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
               "num_classes) but the clips have no labels");
         }
       }
-      Draws d = Draw(l, per_rank_batch_, k, first_sample(want_micro), global_step);
+      models::cvg::CascadeDraws d =
+          cascade_->Draw(l, per_rank_batch_, k, first_sample(want_micro), global_step);
       std::optional<dist::GradientSync::NoSyncGuard> no_sync;
       if (sync_d_ && micro + 1 < accumulation_) no_sync.emplace(sync_d_.get());
       FC_TRY_TORCH({
         at::Tensor frames = batch.frames.to(options_.device, options_.dtype, true);
         models::cvg::DiscriminatorBatch real, fake;
-        real.clip = RealView(l, frames, d, &real.low_res);
+        real.clip = cascade_->RealView(l, frames, d, &real.low_res);
         real.labels = conditional ? ToDevice(batch.labels) : at::Tensor();
         real.frame_idx = ToDevice(d.real_frames);
         fake.labels = conditional ? ToDevice(d.labels) : at::Tensor();
@@ -358,7 +234,7 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
           AutocastScope autocast(options_.device, perf_.bf16);
           {
             torch::NoGradGuard ng;
-            fake.clip = Fake(l, d, &fake.low_res);
+            fake.clip = cascade_->Fake(l, d, &fake.low_res);
           }
           s_real = D.forward(real);
           s_fake = D.forward(fake);
@@ -393,7 +269,8 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
     opt_g_[l]->zero_grad();
   }
   for (int64_t micro = 0; micro < accumulation_; ++micro) {
-    Draws d = Draw(l, per_rank_batch_, kGPhase, first_sample(micro), global_step);
+    models::cvg::CascadeDraws d =
+        cascade_->Draw(l, per_rank_batch_, kGPhase, first_sample(micro), global_step);
     std::optional<dist::GradientSync::NoSyncGuard> no_sync;
     if (sync_g_ && micro + 1 < accumulation_) no_sync.emplace(sync_g_.get());
     FC_TRY_TORCH({
@@ -404,7 +281,7 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
       {
         timeline::Span span("G forward", "compute");
         AutocastScope autocast(options_.device, perf_.bf16);
-        fake.clip = Fake(l, d, &fake.low_res);
+        fake.clip = cascade_->Fake(l, d, &fake.low_res);
         loss = models::cvg::HingeGeneratorLoss(D.forward(fake));
       }
       timeline::Span bwd("G backward", "compute");
@@ -446,32 +323,13 @@ Result<StepReport> CvgReplica::Step(int stage, int64_t step_in_stage, int64_t gl
 }
 
 CvgGenerator& CvgReplica::inference_generator(int level) {
-  return unrolled_[level] ? *unrolled_[level] : *levels_[level].generator;
+  return cascade_->inference_generator(level);
 }
 
 Result<std::vector<at::Tensor>> CvgReplica::SampleCascade(int levels, const at::Tensor& labels,
                                                           int64_t batch, at::Generator gen) {
   std::vector<at::Tensor> out;
-  FC_TRY_TORCH({
-    torch::NoGradGuard ng;
-    at::Tensor y = labels.defined() ? labels.to(options_.device) : at::Tensor();
-    at::Tensor x;
-    for (int j = 0; j < levels; ++j) {
-      CvgGenerator& g = frozen_[j] ? inference_generator(j) : *levels_[j].generator;
-      const bool training = g.is_training();
-      g.eval();
-      if (j > 0) {
-        const int64_t window = g.frames() / Geometry(config_.model().cvg(), j).temporal_upsample;
-        if (window < x.size(1))
-          x = models::cvg::CropWindows(
-              x, models::cvg::RandomWindowStarts(batch, x.size(1), window, gen).to(options_.device),
-              window);
-      }
-      x = g.Generate(at::randn({batch, g.z_dim()}, gen, at::kFloat).to(like_), y, x);
-      g.train(training);
-      out.push_back(x);
-    }
-  });
+  FC_TRY_TORCH(out = cascade_->Sample(levels, labels, batch, gen));
   return out;
 }
 
@@ -493,16 +351,12 @@ Result<std::vector<log::SampleGrid>> CvgReplica::Samples(int stage, int clips, u
 }
 
 Status CvgReplica::BuildUnrolled(int level) {
-  const auto& cvg = config_.model().cvg();
-  const LevelGeometry geo = Geometry(cvg, level);
   std::shared_ptr<CvgGenerator> u;
   FC_TRY_TORCH({
-    u = std::make_shared<models::cvg::UpscaleGenerator>(cvg, level, geo.frames);
-    u->to(options_.device, options_.dtype);
-    CopyMatching(*levels_[level].generator, *u);
+    u = cascade_->MakeUnrolled(level);
     if (comm_ != nullptr) dist::AttachSyncBatchNorm(*u, comm_);
   });
-  unrolled_[level] = u;
+  cascade_->SetUnrolled(level, std::move(u));
   return Status::Ok();
 }
 
@@ -517,7 +371,7 @@ Status CvgReplica::EndStage(int stage) {
   // Unrolled at inference: standing statistics at the full length (spec 1.8), over the whole
   // cascade at full length, synchronised over ranks.
   FC_RETURN_IF_ERROR(BuildUnrolled(stage));
-  CvgGenerator& u = *unrolled_[stage];
+  CvgGenerator& u = *cascade_->unrolled(stage);
   const int passes = cvg.levels(stage).standing_stat_passes();
   const int64_t b = per_rank_batch_;
   return TryTorch([&] {
@@ -538,17 +392,17 @@ Result<std::vector<ckpt::NamedTensor>> CvgReplica::LevelState(int l) {
   if (l < 0 || l >= num_levels())
     return Status::InvalidArgument("no CVG level " + std::to_string(l + 1));
   const std::string p = Prefix(l);
-  auto state = ModuleState(*levels_[l].generator, "model/" + p + "/G");
-  auto d = ModuleState(*levels_[l].discriminators, "model/" + p + "/D");
+  auto state = ModuleState(*cascade_->level(l).generator, "model/" + p + "/G");
+  auto d = ModuleState(*cascade_->level(l).discriminators, "model/" + p + "/D");
   state.insert(state.end(), d.begin(), d.end());
-  if (unrolled_[l]) {
-    auto u = ModuleState(*unrolled_[l], "model/" + p + "/G_unrolled");
+  if (cascade_->unrolled(l)) {
+    auto u = ModuleState(*cascade_->unrolled(l), "model/" + p + "/G_unrolled");
     state.insert(state.end(), u.begin(), u.end());
   }
-  FC_ASSIGN_OR_RETURN(auto og,
-                      OptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G"));
-  FC_ASSIGN_OR_RETURN(auto od,
-                      OptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D"));
+  FC_ASSIGN_OR_RETURN(
+      auto og, OptimizerState(*opt_g_[l], *cascade_->level(l).generator, "optim/" + p + "/G"));
+  FC_ASSIGN_OR_RETURN(
+      auto od, OptimizerState(*opt_d_[l], *cascade_->level(l).discriminators, "optim/" + p + "/D"));
   state.insert(state.end(), og.begin(), og.end());
   state.insert(state.end(), od.begin(), od.end());
   return state;
@@ -567,9 +421,9 @@ std::vector<std::string> CvgReplica::ReplicatedStateNames(const Manifest& m) {
   std::vector<std::string> names;
   for (int l = 0; l < num_levels(); ++l) {
     const std::string p = Prefix(l);
-    for (const auto& nt : ModuleState(*levels_[l].generator, "model/" + p + "/G"))
+    for (const auto& nt : ModuleState(*cascade_->level(l).generator, "model/" + p + "/G"))
       names.push_back(nt.name);
-    for (const auto& nt : ModuleState(*levels_[l].discriminators, "model/" + p + "/D"))
+    for (const auto& nt : ModuleState(*cascade_->level(l).discriminators, "model/" + p + "/D"))
       names.push_back(nt.name);
     for (auto& n : NamesUnder(m, "model/" + p + "/G_unrolled/")) names.push_back(n);
   }
@@ -581,21 +435,23 @@ Status CvgReplica::LoadLevelState(int l, const TensorMap& from) {
   if (l < 0 || l >= num_levels())
     return Status::InvalidArgument("no CVG level " + std::to_string(l + 1));
   const std::string p = Prefix(l);
-  FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].generator, "model/" + p + "/G", from));
-  FC_RETURN_IF_ERROR(LoadModuleState(*levels_[l].discriminators, "model/" + p + "/D", from));
+  FC_RETURN_IF_ERROR(LoadModuleState(*cascade_->level(l).generator, "model/" + p + "/G", from));
+  FC_RETURN_IF_ERROR(
+      LoadModuleState(*cascade_->level(l).discriminators, "model/" + p + "/D", from));
   const std::string up = "model/" + p + "/G_unrolled/";
   auto it = from.lower_bound(up);
   const bool has_unrolled = it != from.end() && it->first.rfind(up, 0) == 0;
   if (has_unrolled) {
-    if (!unrolled_[l]) FC_RETURN_IF_ERROR(BuildUnrolled(l));
-    FC_RETURN_IF_ERROR(LoadModuleState(*unrolled_[l], "model/" + p + "/G_unrolled", from));
-    models::cvg::FreezeGenerator(*unrolled_[l]);
+    if (!cascade_->unrolled(l)) FC_RETURN_IF_ERROR(BuildUnrolled(l));
+    FC_RETURN_IF_ERROR(LoadModuleState(*cascade_->unrolled(l), "model/" + p + "/G_unrolled", from));
+    models::cvg::FreezeGenerator(*cascade_->unrolled(l));
   } else {
-    unrolled_[l].reset();
+    cascade_->SetUnrolled(l, nullptr);
   }
   FC_RETURN_IF_ERROR(
-      LoadOptimizerState(*opt_g_[l], *levels_[l].generator, "optim/" + p + "/G", from));
-  return LoadOptimizerState(*opt_d_[l], *levels_[l].discriminators, "optim/" + p + "/D", from);
+      LoadOptimizerState(*opt_g_[l], *cascade_->level(l).generator, "optim/" + p + "/G", from));
+  return LoadOptimizerState(*opt_d_[l], *cascade_->level(l).discriminators, "optim/" + p + "/D",
+                            from);
 }
 
 Status CvgReplica::LoadReplicatedState(const TensorMap& from) {

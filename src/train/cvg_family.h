@@ -1,4 +1,5 @@
-// The cascaded video GAN (models/cvg) as a run-loop Trainer: the cascade coordinator. Stage i
+// The cascaded video GAN (models/cvg) as a run-loop Trainer: the cascade coordinator, around the
+// single-device models::cvg::Cascade (draws, fakes, real views, sampling). Stage i
 // of the run trains level i + 1; earlier levels are frozen and generate the level's input on the
 // fly, on every rank, under no-grad.
 //
@@ -39,6 +40,7 @@
 
 #include "data/loader.h"
 #include "dist/gradient_sync.h"
+#include "models/cvg/cascade.h"
 #include "models/cvg/level.h"
 #include "train/performance.h"
 #include "train/replica_parts.h"
@@ -116,8 +118,8 @@ class CvgReplica : public Trainer {
   // One grid per level 0..stage ("level<k>", clips tiles, in [0, 1]); labels i % num_classes.
   Result<std::vector<log::SampleGrid>> Samples(int stage, int clips, uint64_t seed) override;
 
-  int num_levels() const { return static_cast<int>(levels_.size()); }
-  models::cvg::CvgLevel& level(int i) { return levels_[i]; }
+  int num_levels() const { return cascade_->num_levels(); }
+  models::cvg::CvgLevel& level(int i) { return cascade_->level(i); }
   torch::optim::Adam& optimizer(int level, char network) {
     return network == 'G' ? *opt_g_[level] : *opt_d_[level];
   }
@@ -130,10 +132,7 @@ class CvgReplica : public Trainer {
 
  private:
   CvgReplica() = default;
-  struct Draws;
-  Draws Draw(int level, int64_t batch, int phase, int64_t first_sample, int64_t global_step);
-  at::Tensor Fake(int level, const Draws& d, at::Tensor* low_res);
-  at::Tensor RealView(int level, const at::Tensor& frames01, const Draws& d, at::Tensor* low_res);
+  // The level's full-length inference copy (models/cvg/cascade.h), with SyncBatchNorm attached.
   Status BuildUnrolled(int level);
   std::string Prefix(int level) const;
 
@@ -144,11 +143,10 @@ class CvgReplica : public Trainer {
   CvgReplicaOptions options_;
   StepPerformance perf_;
   at::TensorOptions like_;
-  std::vector<models::cvg::CvgLevel> levels_;
-  std::vector<std::shared_ptr<models::cvg::CvgGenerator>> unrolled_;  // per level, or null
+  // The levels, their inference copies, the frozen flags, draws, fakes and real views.
+  std::unique_ptr<models::cvg::Cascade> cascade_;
   std::vector<std::unique_ptr<torch::optim::Adam>> opt_g_, opt_d_;
   std::vector<framecast::OptimizerConfig> oc_g_, oc_d_;
-  std::vector<bool> frozen_;
   int sync_level_ = -1;
   std::unique_ptr<dist::GradientSync> sync_g_, sync_d_;
   TrainData data_;
