@@ -22,7 +22,7 @@ for r in $(seq 1 "$rounds"); do
     run="$work/$mode-$r"
     flag=false; [ "$mode" = on ] && flag=true
     mpirun --oversubscribe -np 2 "$FRAMECAST_BUILD_DIR/framecast" train "$cfg" --set output_dir="$run" \
-      --set stages[0].steps="$steps" --set checkpoint.every_steps=0 --set logging.timeline="$flag" \
+      --set stages[0].steps="$steps" --set checkpoint.every_steps=0 --set logging.every_steps=1 --set logging.timeline="$flag" \
       > "$work/$mode-$r.log" 2>&1 || { tail -20 "$work/$mode-$r.log"; exit 1; }
     m="$(median "$run/metrics.jsonl")"
     echo "round $r timeline $mode: median $m ms/step"
