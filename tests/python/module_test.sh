@@ -7,6 +7,7 @@
 # .pt export without its config are one-line errors.
 set -u
 fc="$1"; dump="$2"; root="$3"; work="$4/python-module"; py="${5:-python3}"
+"$py" -c "import torch" 2>/dev/null || { echo "SKIP: $py has no torch (launch/setup.sh's venv has it)"; exit 77; }
 rm -rf "$work"; mkdir -p "$work"
 export PYTHONPATH="$root/python"
 fail=0
