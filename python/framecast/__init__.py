@@ -186,8 +186,9 @@ class Predictor:
     def loss(self, clip, *args, **kwargs):
         """The training objective of one clip batch [B, D + T, C, H, W], as framecast computes it."""
         if self.family == "hvrnn":
-            beta = args[0] if args else kwargs.pop("beta", 1.0)
-            return self.module.forward_train(clip, self.context_frames, beta, kwargs.get("noise"))
+            beta = args[0] if args else kwargs.get("beta", 1.0)
+            noise = args[1] if len(args) > 1 else kwargs.get("noise")
+            return self.module.forward_train(clip, self.context_frames, beta, noise)
         noise = args[0] if args else kwargs.get("noise")
         if noise is None:
             noise = lambda site, t, shape: torch.randn(shape, dtype=clip.dtype, device=clip.device)  # noqa: E731
@@ -234,7 +235,10 @@ class Cascade:
         """Clips of the finished levels in order, as `framecast sample` draws them: each level's
         full-length copy where there is one, fed the previous level's output (a level without one
         takes the first frames its training window holds). labels default to i % num_classes on
-        class-conditional cascades. Returns every level's output."""
+        class-conditional cascades. z of level k is the k-th draw of torch.randn from one
+        generator seeded with `seed`, as framecast's SampleCascade draws it (equal clips for the
+        same seed when every later level has a full-length copy; tested). A .pt export carries no
+        stage state, so every exported level counts as finished. Returns every level's output."""
         if not self.finished:
             raise ValueError("no level of this export had finished training (level 1 still trains)")
         g = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -246,8 +250,7 @@ class Cascade:
             G = self.full[level] if full else self.generators[level]
             if x is not None:
                 x = x[:, :G.T // G.tu]
-            dev = next(G.parameters()).device
-            z = torch.randn(batch, G.z, generator=g).to(dev)
+            z = torch.randn(batch, G.z, generator=g).to(next(G.parameters()))
             x = self.generate(level, z, labels, x, full=full)
             outs.append(x)
         return outs

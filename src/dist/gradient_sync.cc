@@ -285,7 +285,9 @@ Status GradientSync::FinalizeBackward() {
       if (timeline::Enabled())  // launch to completion, as far as this thread can see it
         timeline::Record("all-reduce", "comm", b.launch_us, timeline::NowUs() - b.launch_us,
                          timeline::CommTrack(static_cast<int>(i)),
-                         b.buffer.numel() * b.buffer.element_size(), "bytes");
+                         b.wire.defined() ? b.wire.numel() * b.wire.element_size()
+                                          : b.buffer.numel() * b.buffer.element_size(),
+                         "bytes");  // on the wire
       if (st.ok() && !w.ok())
         st = w.WithContext("bucket of " +
                            std::to_string(b.buffer.numel() * b.buffer.element_size()) + " bytes");

@@ -149,13 +149,21 @@ Result<RunResult> RunTraining(const RunConfig& config, const dist::World& world,
   FC_RETURN_IF_ERROR(world.AgreeOnStatus(st, "could not prepare the run directory"));
   // logging.timeline (util/timeline.h): this rank's spans, written at each checkpoint and at the
   // end; a failed write is a warning, never the end of the run.
-  struct TimelineOff {
-    ~TimelineOff() { timeline::Disable(); }
-  } timeline_off;
-  if (config.logging().timeline())
-    timeline::Enable(world.rank(), config.logging().timeline_max_events());
   const std::string timeline_path =
       run_dir + "/timeline/rank" + std::to_string(world.rank()) + ".json";
+  // Every way out of the run (an error, a non-finite stop) writes what was recorded, then stops.
+  struct TimelineOff {
+    const std::string& path;
+    ~TimelineOff() {
+      if (timeline::Enabled()) {
+        Status w = timeline::WriteTo(path);
+        if (!w.ok()) LogWarning("logging.timeline: " + w.message());
+      }
+      timeline::Disable();
+    }
+  } timeline_off{timeline_path};
+  if (config.logging().timeline())
+    timeline::Enable(world.rank(), config.logging().timeline_max_events());
   auto write_timeline = [&] {
     if (!timeline::Enabled()) return;
     Status w = timeline::WriteTo(timeline_path);

@@ -121,7 +121,8 @@ Status Dump(const std::string& step_dir, const std::string& out_path, uint64_t s
     }
     // The full-length inference copies of the finished levels (what `framecast sample` runs).
     int done = 0;
-    for (const auto& st : manifest.stages()) done += st.state() == framecast::ckpt::StageStatus::DONE;
+    for (const auto& st : manifest.stages())
+      done += st.state() == framecast::ckpt::StageStatus::DONE;
     replica->FreezeLevels(done);
     for (int l = 1; l < done; ++l) {
       const std::string p = "level" + std::to_string(l + 1);
@@ -138,6 +139,16 @@ Status Dump(const std::string& step_dir, const std::string& out_path, uint64_t s
       blob.insert(p + "/full_z", z);
       blob.insert(p + "/full_low_res", low);
       blob.insert(p + "/full_out", U.Generate(z, labels, low));
+    }
+    // `framecast sample`'s draw: every finished level, seed 1, labels i % num_classes.
+    if (done > 0) {
+      at::Tensor labels;
+      if (cvg.num_classes() > 0) labels = at::arange(B, at::kLong).remainder(cvg.num_classes());
+      FC_ASSIGN_OR_RETURN(
+          auto outs,
+          replica->SampleCascade(done, labels, B, at::make_generator<at::CPUGeneratorImpl>(1)));
+      for (size_t j = 0; j < outs.size(); ++j)
+        blob.insert("sample/" + std::to_string(j + 1), outs[j]);
     }
   } else {
     return Status::InvalidArgument(step_dir + ": the config names no hvrnn, srvp or cvg model");
