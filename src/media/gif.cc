@@ -13,6 +13,7 @@ extern "C" {
 #include <cstring>
 #include <map>
 
+#include "media/av_error.h"
 #include "util/files.h"
 
 namespace fc::media {
@@ -20,12 +21,6 @@ namespace {
 
 int Level(int v, int levels) {  // nearest of `levels` equally spaced levels in [0, 255]
   return (v * (levels - 1) + 127) / 255;
-}
-
-std::string AvError(int e) {
-  char b[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(e, b, sizeof(b));
-  return b;
 }
 
 // The GIF's bytes collect in memory (EncodeGif returns them; WriteGif writes them atomically).

@@ -12,16 +12,11 @@ extern "C" {
 
 #include <mutex>
 
+#include "media/av_error.h"
 #include "util/files.h"
 
 namespace fc::media {
 namespace {
-
-std::string AvErr(int e) {
-  char b[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(e, b, sizeof(b));
-  return b;
-}
 
 const AVCodec* PickEncoder() {
   const AVCodec* c = avcodec_find_encoder_by_name("libx264");
@@ -50,12 +45,12 @@ Status Drain(Writer* w, AVStream* st, const std::string& path) {
   while (true) {
     int r = avcodec_receive_packet(w->enc, w->pkt);
     if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return Status::Ok();
-    if (r < 0) return Status::Internal(path + ": encode error: " + AvErr(r));
+    if (r < 0) return Status::Internal(path + ": encode error: " + AvError(r));
     if (w->pkt->duration == 0) w->pkt->duration = 1;  // one frame; else mp4 drops the last
     av_packet_rescale_ts(w->pkt, w->enc->time_base, st->time_base);
     w->pkt->stream_index = st->index;
     r = av_interleaved_write_frame(w->fmt, w->pkt);
-    if (r < 0) return Status::IoError(path + ": write error: " + AvErr(r));
+    if (r < 0) return Status::IoError(path + ": write error: " + AvError(r));
   }
 }
 
@@ -73,7 +68,7 @@ Status Encode(const std::string& path, const std::string& tmp, const at::Tensor&
   const AVCodec* codec = PickEncoder();
   if (codec == nullptr) return Status::Unavailable(path + ": no H.264 or MPEG-4 encoder in FFmpeg");
   int r = avformat_alloc_output_context2(&wr.fmt, nullptr, "mp4", tmp.c_str());
-  if (r < 0 || wr.fmt == nullptr) return Status::Internal(path + ": mp4 muxer: " + AvErr(r));
+  if (r < 0 || wr.fmt == nullptr) return Status::Internal(path + ": mp4 muxer: " + AvError(r));
   AVStream* st = avformat_new_stream(wr.fmt, nullptr);
   wr.enc = avcodec_alloc_context3(codec);
   if (st == nullptr || wr.enc == nullptr) return Status::Internal(path + ": out of memory");
@@ -96,26 +91,26 @@ Status Encode(const std::string& path, const std::string& tmp, const at::Tensor&
   r = avcodec_open2(wr.enc, codec, &opts);
   av_dict_free(&opts);
   if (r < 0)
-    return Status::Internal(path + ": cannot open encoder " + codec->name + ": " + AvErr(r));
+    return Status::Internal(path + ": cannot open encoder " + codec->name + ": " + AvError(r));
   r = avcodec_parameters_from_context(st->codecpar, wr.enc);
-  if (r < 0) return Status::Internal(path + ": codec parameters: " + AvErr(r));
+  if (r < 0) return Status::Internal(path + ": codec parameters: " + AvError(r));
   st->time_base = wr.enc->time_base;
   r = avio_open(&wr.fmt->pb, tmp.c_str(), AVIO_FLAG_WRITE);
-  if (r < 0) return Status::IoError(tmp + ": cannot create: " + AvErr(r));
+  if (r < 0) return Status::IoError(tmp + ": cannot create: " + AvError(r));
   wr.opened_io = true;
   // +faststart: the index (moov) goes before the frames, so browsers stream the file as it loads.
   AVDictionary* mux = nullptr;
   av_dict_set(&mux, "movflags", "+faststart", 0);
   r = avformat_write_header(wr.fmt, &mux);
   av_dict_free(&mux);
-  if (r < 0) return Status::IoError(path + ": cannot write header: " + AvErr(r));
+  if (r < 0) return Status::IoError(path + ": cannot write header: " + AvError(r));
   wr.frame = av_frame_alloc();
   wr.pkt = av_packet_alloc();
   wr.frame->format = AV_PIX_FMT_YUV420P;
   wr.frame->width = ew;
   wr.frame->height = eh;
   r = av_frame_get_buffer(wr.frame, 0);
-  if (r < 0) return Status::Internal(path + ": frame buffer: " + AvErr(r));
+  if (r < 0) return Status::Internal(path + ": frame buffer: " + AvError(r));
   const AVPixelFormat src_fmt = c == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
   wr.sws = sws_getContext(ew, eh, src_fmt, ew, eh, AV_PIX_FMT_YUV420P,
                           SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr,
@@ -125,23 +120,23 @@ Status Encode(const std::string& path, const std::string& tmp, const at::Tensor&
   for (int64_t f = 0; f < t; ++f) {
     padded.narrow(0, 0, h).narrow(1, 0, w).copy_(frames[f]);
     r = av_frame_make_writable(wr.frame);
-    if (r < 0) return Status::Internal(path + ": frame not writable: " + AvErr(r));
+    if (r < 0) return Status::Internal(path + ": frame not writable: " + AvError(r));
     const uint8_t* src[4] = {padded.data_ptr<uint8_t>(), nullptr, nullptr, nullptr};
     int src_ls[4] = {ew * c, 0, 0, 0};
     sws_scale(wr.sws, src, src_ls, 0, eh, wr.frame->data, wr.frame->linesize);
     wr.frame->pts = f;
     r = avcodec_send_frame(wr.enc, wr.frame);
-    if (r < 0) return Status::Internal(path + ": encode error: " + AvErr(r));
+    if (r < 0) return Status::Internal(path + ": encode error: " + AvError(r));
     FC_RETURN_IF_ERROR(Drain(&wr, st, path));
   }
   r = avcodec_send_frame(wr.enc, nullptr);
-  if (r < 0 && r != AVERROR_EOF) return Status::Internal(path + ": flush: " + AvErr(r));
+  if (r < 0 && r != AVERROR_EOF) return Status::Internal(path + ": flush: " + AvError(r));
   FC_RETURN_IF_ERROR(Drain(&wr, st, path));
   r = av_write_trailer(wr.fmt);
-  if (r < 0) return Status::IoError(path + ": cannot write trailer: " + AvErr(r));
+  if (r < 0) return Status::IoError(path + ": cannot write trailer: " + AvError(r));
   r = avio_closep(&wr.fmt->pb);
   wr.opened_io = false;
-  if (r < 0) return Status::IoError(tmp + ": close: " + AvErr(r));
+  if (r < 0) return Status::IoError(tmp + ": close: " + AvError(r));
   return Status::Ok();
 }
 
